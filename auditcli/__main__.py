@@ -1,0 +1,5 @@
+"""``python -m auditcli``."""
+
+from auditcli.cli import main
+
+main()

@@ -1,0 +1,13 @@
+"""The command line: ``app`` with every command registered, and ``main``."""
+
+from __future__ import annotations
+
+from auditcli.cli import data  # noqa: F401  (registers its commands)
+from auditcli.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,202 @@
+"""The typer app and what every command shares: options, the error boundary,
+format and colour resolution, output streams.
+
+Commands live in sibling modules by group; each turns its options into core
+values, calls the core, and hands the result to ``render``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, TypeVar
+
+import typer
+
+from auditcli import diagnostics
+from auditcli.diagnostics import EXIT_CODES_HELP, ExitCode
+from auditcli.errors import AuditCliError, UsageError
+from auditcli.render import OutputFormat
+
+app = typer.Typer(
+    name="auditcli",
+    help="Forensic tool for audit logs: load, filter, timeline, verify.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+
+DEFAULT_DB = "audit.duckdb"
+TABLE_ROW_CAP = 100
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(func: F) -> F:
+    """The one error boundary: user errors become one stderr line and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug")) or os.environ.get("AUDITCLI_DEBUG") == "1"
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except AuditCliError as e:
+            raise typer.Exit(diagnostics.report(e)) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(ExitCode.OK) from None
+        except KeyboardInterrupt:
+            diagnostics.error("interrupted")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except Exception as e:
+            if debug:
+                raise
+            diagnostics.error(
+                f"internal error: {type(e).__name__}: {e}", "rerun with --debug for a traceback"
+            )
+            raise typer.Exit(ExitCode.INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# Shared options, declared once.
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        envvar="AUDITCLI_DB",
+        help=f"DuckDB database file [default: ./{DEFAULT_DB}; env AUDITCLI_DB].",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        case_sensitive=False,
+        help="Output format [default: table on a terminal, else jsonl; env AUDITCLI_FORMAT].",
+        show_default=False,
+    ),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+]
+TzOpt = Annotated[
+    str | None,
+    typer.Option("--tz", help="Zone for naive input times and displayed times [default: UTC]."),
+]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour in tables (NO_COLOR works too).")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+CsvRawOpt = Annotated[
+    bool,
+    typer.Option("--csv-raw", help="Write CSV cells as they are (no formula neutralising)."),
+]
+InputFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input-format", help="Read inputs as this format instead of detecting it (see formats)."
+    ),
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="TOML file: which source field feeds which column."),
+]
+
+
+def resolve_format(
+    requested: OutputFormat | None,
+    env_value: str | None,
+    stdout_isatty: bool,
+    output: Path | None = None,
+) -> OutputFormat:
+    """Explicit --format, then AUDITCLI_FORMAT, then --output's suffix, then table on a
+    terminal, else jsonl."""
+    if requested is not None:
+        return requested
+    if env_value:
+        try:
+            return OutputFormat(env_value.lower())
+        except ValueError as e:
+            choices = ", ".join(f.value for f in OutputFormat)
+            raise UsageError(f"AUDITCLI_FORMAT={env_value!r} is not a format ({choices})") from e
+    if output is not None:
+        suffix = output.suffix.lower().lstrip(".")
+        by_suffix = {"ndjson": "jsonl", "txt": "table", "md": "markdown", "htm": "html"}
+        try:
+            return OutputFormat(by_suffix.get(suffix, suffix))
+        except ValueError:
+            return OutputFormat.JSONL
+    return OutputFormat.TABLE if stdout_isatty else OutputFormat.JSONL
+
+
+def use_color(no_color_flag: bool, environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Colour unless --no-color or NO_COLOR is set (a non-terminal gets none anyway)."""
+    return not no_color_flag and not environ.get("NO_COLOR")
+
+
+def _stdout_isatty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def format_for(requested: OutputFormat | None, output: Path | None) -> OutputFormat:
+    """The output format of this run (see resolve_format); parquet never to a terminal."""
+    fmt = resolve_format(requested, os.environ.get("AUDITCLI_FORMAT"), _stdout_isatty(), output)
+    if fmt is OutputFormat.PARQUET and output is None and _stdout_isatty():
+        raise UsageError("parquet is binary: not written to a terminal", "add --output FILE")
+    return fmt
+
+
+@contextmanager
+def output_stream(output: Path | None) -> Iterator[BinaryIO]:
+    if output is None:
+        yield sys.stdout.buffer
+        return
+    try:
+        handle = open(output, "wb")  # noqa: SIM115
+    except OSError as e:
+        raise UsageError(f"{output}: cannot write: {e.strerror or e}") from e
+    with handle:
+        yield handle
+
+
+def console_for(stream: BinaryIO | None, color: bool) -> Any:
+    from rich.console import Console
+
+    if stream is None or stream is sys.stdout.buffer:
+        return Console(no_color=not color, highlight=False, soft_wrap=False)
+    import io
+
+    text = io.TextIOWrapper(stream, encoding="utf-8", write_through=True)
+    return Console(file=text, no_color=True, highlight=False, width=200, color_system=None)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def db_path(db: Path | None) -> Path:
+    return db if db is not None else Path(DEFAULT_DB)

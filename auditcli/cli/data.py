@@ -1,0 +1,371 @@
+"""Commands that bring logs in and get events out: load, filter, sources, rejects."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditcli import diagnostics
+from auditcli.cli.app import (
+    TABLE_ROW_CAP,
+    CsvRawOpt,
+    DbOpt,
+    DebugOpt,
+    FormatOpt,
+    InputFormatOpt,
+    MappingOpt,
+    NoColorOpt,
+    OutputOpt,
+    TzOpt,
+    app,
+    command,
+    console_for,
+    db_path,
+    format_for,
+    now,
+    output_stream,
+    use_color,
+)
+from auditcli.ingest.mapping import read_mapping
+from auditcli.ingest.sources import expand
+from auditcli.load import LoadOptions, LoadReport, load
+from auditcli.query import (
+    EventFilter,
+    Query,
+    count_sql,
+    matching_addresses,
+    parse_fields,
+    parse_networks,
+    parse_sort,
+    select_sql,
+)
+from auditcli.render import OutputFormat, RenderOptions, write_rows
+from auditcli.schema import TABLE_COLUMNS
+from auditcli.store import MEMORY, Store
+from auditcli.timeutil import format_ts, parse_time, zone
+
+
+class Outcome(enum.StrEnum):
+    """Values of --outcome."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+
+
+PathsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Files or directories (gzip ok); - for stdin. Without paths: the --db database.",
+        show_default=False,
+    ),
+]
+
+
+class _Progress:
+    """A progress bar on stderr, shown only when a load takes longer than a second."""
+
+    def __init__(self, total_bytes: int, enabled: bool) -> None:
+        self.total = total_bytes
+        self.enabled = enabled and total_bytes > 0
+        self.started = time.monotonic()
+        self.done = 0
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, advanced: int) -> None:
+        self.done += advanced
+        if not self.enabled:
+            return
+        if self.bar is None and time.monotonic() - self.started > 1.0:
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress(
+                "loading",
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("load", total=self.total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _stderr_isatty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run_load(store: Store, paths: list[str], options: LoadOptions) -> LoadReport:
+    refs = expand(paths)
+    progress = _Progress(sum(r.size or 0 for r in refs), _stderr_isatty())
+    try:
+        return load(store, refs, options, progress=progress)
+    finally:
+        progress.close()
+
+
+def _load_options(input_format: str | None, mapping: Path | None, **extra: Any) -> LoadOptions:
+    return LoadOptions(
+        input_format=input_format,
+        mapping=read_mapping(mapping) if mapping is not None else None,
+        **extra,
+    )
+
+
+def _summary(report: LoadReport, target: str) -> str:
+    first, last = report.span
+    parts = [
+        f"loaded {len(report.loaded)} file(s), {report.events:,} events, "
+        f"{report.rejects:,} rejected"
+    ]
+    if first is not None and last is not None:
+        parts.append(f"{format_ts(first)} .. {format_ts(last)}")
+    parts.append(f"in {report.duration_s:.1f}s into {target}")
+    return ", ".join(parts)
+
+
+@app.command("load")
+@command
+def load_command(
+    paths: Annotated[
+        list[str], typer.Argument(help="Files or directories (gzip ok); - for stdin.")
+    ],
+    db: DbOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1, nothing kept) on any rejected record.")
+    ] = False,
+    input_format: InputFormatOpt = None,
+    mapping: MappingOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Load audit logs into a DuckDB database, with provenance; bad records go to rejects."""
+    options = _load_options(input_format, mapping, strict=strict)
+    target = db_path(db)
+    store = Store.open(target)
+    try:
+        report = _run_load(store, paths, options)
+    finally:
+        store.close()
+    for skipped in report.skipped:
+        diagnostics.note(f"{skipped.name}: already loaded (sha256 {skipped.sha256[:12]}), skipped")
+    if report.loaded or not report.skipped:
+        diagnostics.note(_summary(report, str(target)))
+    if report.first_reject is not None:
+        file, line, reason = report.first_reject
+        diagnostics.warn(
+            f"{report.rejects:,} record(s) rejected, first at {file}:{line}: {reason} "
+            "(see `auditcli rejects`)"
+        )
+
+
+def _open_for_query(
+    paths: list[str] | None,
+    db: Path | None,
+    options: LoadOptions,
+) -> Store:
+    """An in-memory store loaded from ``paths``, or the --db database read-only."""
+    if not paths:
+        return Store.open(db_path(db), read_only=True)
+    store = Store.open(MEMORY)
+    try:
+        report = _run_load(store, paths, options)
+    except BaseException:
+        store.close()
+        raise
+    if report.rejects:
+        assert report.first_reject is not None
+        file, line, reason = report.first_reject
+        diagnostics.warn(
+            f"{report.rejects:,} record(s) could not be read, first at {file}:{line}: {reason}"
+        )
+    return store
+
+
+def emit(
+    store: Store,
+    sql: str,
+    params: list[Any],
+    fmt: OutputFormat,
+    output: Path | None,
+    options: RenderOptions,
+    color: bool,
+    matched: int | None = None,
+    noun: str = "events",
+) -> int:
+    """Run ``sql`` and write its rows in ``fmt`` to stdout or ``output``."""
+    reader = store.arrow_reader(sql, params)
+    with output_stream(output) as stream:
+        console = console_for(stream, color) if fmt is OutputFormat.TABLE else None
+        return write_rows(reader, fmt, stream, options, console=console, matched=matched, noun=noun)
+
+
+@app.command("filter")
+@command
+def filter_command(
+    paths: PathsArg = None,
+    db: DbOpt = None,
+    actor: Annotated[
+        list[str] | None, typer.Option("--actor", help="Who acted: exact or glob; repeatable.")
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="What was acted on: exact or glob (db/*); repeatable."),
+    ] = None,
+    action: Annotated[
+        list[str] | None, typer.Option("--action", help="What was done: exact or glob; repeatable.")
+    ] = None,
+    outcome: Annotated[
+        Outcome | None, typer.Option("--outcome", help="success or failure.")
+    ] = None,
+    ip: Annotated[
+        list[str] | None, typer.Option("--ip", help="Source address or CIDR; repeatable.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="From this time (inclusive).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Up to this time (inclusive).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=0, help=f"At most N rows [tables: {TABLE_ROW_CAP}]."),
+    ] = None,
+    fields: Annotated[
+        str | None, typer.Option("--fields", help="Columns to output, comma-separated.")
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option("--sort", help="Sort columns, comma-separated; -col descends.")
+    ] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    tz: TzOpt = None,
+    input_format: InputFormatOpt = None,
+    mapping: MappingOpt = None,
+    no_color: NoColorOpt = False,
+    csv_raw: CsvRawOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Events matching every given filter, oldest first."""
+    zone_info = zone(tz)
+    clock = now()
+    event_filter = EventFilter(
+        actors=tuple(actor or ()),
+        resources=tuple(resource or ()),
+        actions=tuple(action or ()),
+        outcome=outcome.value if outcome else None,
+        ips=tuple(ip or ()),
+        since=parse_time(since, now=clock, tz=zone_info) if since else None,
+        until=parse_time(until, now=clock, tz=zone_info) if until else None,
+    )
+    networks = parse_networks(event_filter.ips)
+    output_format = format_for(fmt, output)
+    table = output_format is OutputFormat.TABLE
+    query = Query(
+        event_filter=event_filter,
+        fields=parse_fields(fields) if fields or not table else TABLE_COLUMNS,
+        sort=parse_sort(sort),
+        limit=limit if limit is not None else (TABLE_ROW_CAP if table else None),
+    )
+    options = _load_options(input_format, mapping, event_filter=event_filter)
+    store = _open_for_query(paths, db, options)
+    try:
+        ip_matches = None
+        if networks:
+            stored = store.fetchall("SELECT DISTINCT source_ip FROM events")
+            ip_matches = matching_addresses((row[0] for row in stored), networks)
+        matched = None
+        if table:
+            sql, params = count_sql(event_filter, ip_matches=ip_matches)
+            matched = int(store.scalar(sql, params))
+        sql, params = select_sql(query, ip_matches=ip_matches)
+        emit(
+            store,
+            sql,
+            params,
+            output_format,
+            output,
+            RenderOptions(tz=zone_info, csv_raw=csv_raw),
+            use_color(no_color, os.environ),
+            matched=matched,
+        )
+    finally:
+        store.close()
+
+
+@app.command("sources")
+@command
+def sources_command(
+    db: DbOpt = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Loaded files: path, SHA-256, format, events, rejects, time span, load time."""
+    store = Store.open(db_path(db), read_only=True)
+    try:
+        emit(
+            store,
+            "SELECT source_file, file_sha256, source_format, events, rejects, first_ts, last_ts, "
+            "loaded_at FROM sources ORDER BY source_id",
+            [],
+            format_for(fmt, output),
+            output,
+            RenderOptions(),
+            use_color(no_color, os.environ),
+            noun="sources",
+        )
+    finally:
+        store.close()
+
+
+@app.command("rejects")
+@command
+def rejects_command(
+    db: DbOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Records that could not be loaded as events: file, line, reason and raw text."""
+    store = Store.open(db_path(db), read_only=True)
+    try:
+        sql = (
+            "SELECT source_file, source_line, reason, raw FROM rejects "
+            "ORDER BY source_file, source_line"
+        )
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        emit(
+            store,
+            sql,
+            params,
+            format_for(fmt, output),
+            output,
+            RenderOptions(),
+            use_color(no_color, os.environ),
+            noun="rejects",
+        )
+    finally:
+        store.close()

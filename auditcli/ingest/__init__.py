@@ -1,0 +1,38 @@
+"""Reading exported audit logs: framing, format adapters and their registry.
+
+``frame`` cuts inputs into records; an adapter (one small module per source
+format) says how a record's fields fill the canonical event; ``detect`` picks
+the adapter from a sample of a file's first events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from auditcli.errors import UsageError
+from auditcli.ingest.adapter import JsonAdapter
+from auditcli.ingest.generic import GENERIC
+
+#: Specific adapters first; generic-json is the fallback.
+ADAPTERS: tuple[JsonAdapter, ...] = (GENERIC,)
+
+
+def adapter_named(name: str) -> JsonAdapter:
+    """The adapter called ``name``, for ``--input-format``."""
+    for adapter in ADAPTERS:
+        if adapter.name == name:
+            return adapter
+    names = ", ".join(a.name for a in ADAPTERS)
+    raise UsageError(f"unknown input format {name!r}", f"choose one of: {names}")
+
+
+def detect(sample: Sequence[Mapping[str, Any]]) -> JsonAdapter:
+    """The first adapter that recognises most of ``sample``; generic-json otherwise."""
+    for adapter in ADAPTERS:
+        if adapter is GENERIC:
+            continue
+        hits = sum(1 for event in sample if adapter.detect(event))
+        if sample and hits * 2 > len(sample):
+            return adapter
+    return GENERIC

@@ -1,0 +1,190 @@
+"""The adapter seam: how one source format's JSON maps onto the canonical event.
+
+An adapter is data, not code that touches rows: for each canonical column an SQL
+expression over the event's fields, written with ``{{path}}`` placeholders
+(``{{actor.id}}``, ``{{sourceIPs[0]}}``). ``mapping_sql`` turns that into one
+query that DuckDB runs over a whole batch, parsing each record once. Adapters
+never import DuckDB themselves and never see single rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditcli.errors import UsageError
+from auditcli.schema import EVENT_COLUMN_NAMES
+
+#: Columns every adapter fills; provenance columns are filled by the loader.
+MAPPED_COLUMNS = (
+    "event_id",
+    "ts",
+    "actor",
+    "actor_type",
+    "action",
+    "resource",
+    "resource_type",
+    "outcome",
+    "source_ip",
+    "user_agent",
+    "request_id",
+    "session_id",
+    "error",
+)
+
+_PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
+_PATH_PART = re.compile(r"([A-Za-z0-9_@$:\-]+)((?:\[\d+\])*)")
+
+#: SQL macros the mapping expressions may call; created on each connection.
+MACROS = (
+    # A scalar's text from json_extract_string; NULL for "", objects and arrays
+    # (a string value that itself starts with { or [ is treated as absent too).
+    """CREATE OR REPLACE TEMP MACRO _s(v) AS
+       CASE WHEN v = '' OR left(v, 1) IN ('{', '[') THEN NULL ELSE v END""",
+    # Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by size.
+    """CREATE OR REPLACE TEMP MACRO _epoch(v) AS
+       CASE WHEN abs(v) < 1e11 THEN to_timestamp(v)
+            WHEN abs(v) < 1e14 THEN to_timestamp(v / 1e3)
+            WHEN abs(v) < 1e17 THEN to_timestamp(v / 1e6)
+            ELSE to_timestamp(v / 1e9) END""",
+    # A time: ISO 8601 text at any offset or precision, or epoch digits.
+    """CREATE OR REPLACE TEMP MACRO _ts(v) AS
+       coalesce(try_cast(v AS TIMESTAMPTZ),
+                CASE WHEN regexp_full_match(v, '-?\\d{9,19}(\\.\\d+)?')
+                     THEN _epoch(CAST(v AS DOUBLE)) END)""",
+    # success | failure from a status word, a boolean, an HTTP code or an error; else NULL
+    # (mapping_sql turns a NULL outcome into 'unknown' once every adapter had its say).
+    """CREATE OR REPLACE TEMP MACRO _outcome(status, err) AS
+       CASE WHEN lower(status) IN ('success', 'succeeded', 'successful', 'ok', 'allow',
+                                   'allowed', 'true', 'pass', 'passed', 'granted', 'permit')
+                 THEN 'success'
+            WHEN lower(status) IN ('failure', 'failed', 'fail', 'error', 'denied', 'deny',
+                                   'false', 'blocked', 'rejected', 'unauthorized', 'forbidden')
+                 THEN 'failure'
+            WHEN regexp_full_match(status, '[1-5]\\d\\d')
+                 THEN CASE WHEN CAST(status AS INTEGER) < 400 THEN 'success' ELSE 'failure' END
+            WHEN err IS NOT NULL THEN 'failure' END""",
+)
+
+
+@dataclass(frozen=True)
+class JsonAdapter:
+    """A JSON source format: how to recognise it and how its fields fill each column."""
+
+    name: str
+    description: str
+    columns: Mapping[str, str]
+    """Canonical column -> SQL expression with ``{{path}}`` placeholders."""
+    detect: Callable[[Mapping[str, Any]], bool] = field(default=lambda _event: False)
+    """True when a parsed sample event is of this format."""
+    verbatim: frozenset[str] = frozenset()
+    """Columns whose value is always copied unchanged from one source string, so a
+    line that lacks the value's text cannot match it (lets filters skip parsing)."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.columns) - set(EVENT_COLUMN_NAMES)
+        if unknown:
+            raise ValueError(f"adapter {self.name}: unknown columns {sorted(unknown)}")
+
+
+def text(*paths: str) -> str:
+    """SQL for the first non-empty scalar among ``paths``."""
+    parts = [f"_s({{{{{p}}}}})" for p in paths]
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def time_of(*paths: str) -> str:
+    """SQL for the first readable time among ``paths``."""
+    parts = [f"_ts({{{{{p}}}}})" for p in paths]
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def json_path(path: str) -> str:
+    """A dotted path (``actor.id``, ``sourceIPs[0]``) as a DuckDB JSON path."""
+    out = ["$"]
+    for part in path.split("."):
+        match = _PATH_PART.fullmatch(part)
+        if match is None:
+            raise UsageError(
+                f"bad field path {path!r}",
+                "use dotted names of letters, digits, _ @ $ : -, and [N] indexes",
+            )
+        out.append(f'."{match.group(1)}"{match.group(2)}')
+    return "".join(out)
+
+
+def mapping_sql(
+    adapter: JsonAdapter,
+    *,
+    source: str = "batch",
+    fallback: JsonAdapter | None = None,
+) -> str:
+    """One SELECT mapping every record of ``source`` (columns raw, doc, line).
+
+    It yields the canonical columns that adapters fill, plus ``source_line``,
+    ``raw`` and ``reject_reason`` (NULL for a good event, ``blank`` for an empty
+    line). With ``fallback`` (a fuller adapter), records for which ``adapter``
+    finds no time, actor or action are mapped again by it; this lets a loader
+    use an adapter pruned to the fields a file's first events use.
+    """
+    paths: list[str] = []
+    columns = _expressions(adapter, paths, "x")
+    path_list = _sql_list(paths)
+    second = ""
+    if fallback is not None:
+        full_paths: list[str] = []
+        full = _expressions(fallback, full_paths, "y")
+        columns = {col: f"coalesce({expr}, {full[col]})" for col, expr in columns.items()}
+        second = f""", retried AS (
+  SELECT *, CASE WHEN x IS NULL OR {_expr_of(adapter, "ts", "x")} IS NULL
+                   OR {_expr_of(adapter, "actor", "x")} IS NULL
+                   OR {_expr_of(adapter, "action", "x")} IS NULL
+              THEN try(json_extract_string(doc, {_sql_list(full_paths)})) END AS y
+  FROM parsed
+)"""
+    columns["event_id"] = f"coalesce({columns['event_id']}, 'h:' || left(md5(raw), 16))"
+    columns["outcome"] = f"coalesce({columns['outcome']}, 'unknown')"
+    selected = ",\n    ".join(f"{expr} AS {col}" for col, expr in columns.items())
+    return f"""
+WITH parsed AS (
+  SELECT raw, doc, line, try(json_extract_string(doc, {path_list})) AS x
+  FROM {source}
+  WHERE doc <> ''
+){second}, mapped AS (
+  SELECT
+    {selected},
+    line AS source_line, raw, doc, x IS NULL AS unparsed
+  FROM {"retried" if fallback is not None else "parsed"}
+)
+SELECT * EXCLUDE (doc, unparsed),
+  CASE WHEN ts IS NOT NULL AND NOT unparsed THEN NULL
+       WHEN NOT json_valid(doc) THEN
+            CASE WHEN trim(doc, chr(32) || chr(9) || chr(13)) = '' THEN 'blank' ELSE 'not JSON' END
+       WHEN json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
+       ELSE 'no usable timestamp' END AS reject_reason
+FROM mapped
+"""
+
+
+def _expressions(adapter: JsonAdapter, paths: list[str], var: str) -> dict[str, str]:
+    """Each mapped column's SQL, placeholders replaced by ``var[i]`` of ``paths``."""
+
+    def slot(match: re.Match[str]) -> str:
+        jp = json_path(match.group(1).strip())
+        if jp not in paths:
+            paths.append(jp)
+        return f"{var}[{paths.index(jp) + 1}]"
+
+    return {col: _PLACEHOLDER.sub(slot, adapter.columns.get(col, "NULL")) for col in MAPPED_COLUMNS}
+
+
+def _expr_of(adapter: JsonAdapter, column: str, var: str) -> str:
+    paths: list[str] = []
+    _expressions(adapter, paths, var)  # fixes the slot order used by the main select
+    return _expressions(adapter, paths, var)[column]
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"

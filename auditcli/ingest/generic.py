@@ -1,0 +1,178 @@
+"""The ``generic-json`` adapter: any JSON event using common field names.
+
+Field names are tried in order; the first non-empty scalar wins. Objects such as
+``"actor": {"id": ..., "email": ...}`` are looked into. ``--mapping`` puts a
+user's own paths in front of these (see ``ingest.mapping``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditcli.ingest.adapter import JsonAdapter, text, time_of
+
+#: Canonical column -> source paths, most specific first.
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "event_id": ("id", "event_id", "eventID", "eventId", "uuid", "event.id"),
+    "ts": (
+        "timestamp",
+        "ts",
+        "time",
+        "@timestamp",
+        "eventTime",
+        "created_at",
+        "event_time",
+        "datetime",
+        "date",
+        "published",
+        "creationTime",
+        "event.created",
+    ),
+    "actor": (
+        "actor",
+        "actor.email",
+        "actor.login",
+        "actor.username",
+        "actor.name",
+        "actor.id",
+        "user",
+        "user.email",
+        "user.login",
+        "user.username",
+        "user.name",
+        "user.id",
+        "principal",
+        "principal.email",
+        "principal.name",
+        "principal.id",
+        "username",
+        "user_name",
+        "userName",
+        "actor_id",
+        "user_id",
+        "userId",
+    ),
+    "actor_type": ("actor_type", "actor.type", "user.type", "principal.type"),
+    "action": (
+        "action",
+        "event",
+        "eventName",
+        "operation",
+        "event.action",
+        "event_type",
+        "eventType",
+        "method",
+    ),
+    "resource": (
+        "resource",
+        "resource.id",
+        "resource.name",
+        "resource.arn",
+        "resource.path",
+        "target",
+        "target.id",
+        "target.name",
+        "object",
+        "object.id",
+        "object.name",
+        "resource_id",
+        "resourceId",
+        "resource_name",
+    ),
+    "resource_type": ("resource_type", "resource.type", "target.type", "object.type"),
+    "outcome": ("outcome", "result", "status", "success", "event.outcome"),
+    "source_ip": (
+        "source_ip",
+        "sourceIPAddress",
+        "sourceIp",
+        "src_ip",
+        "ip",
+        "ip_address",
+        "client_ip",
+        "clientIp",
+        "remote_addr",
+        "remote_ip",
+        "source.ip",
+        "client.ip",
+    ),
+    "user_agent": ("user_agent", "userAgent", "ua", "user_agent.original", "http.user_agent"),
+    "request_id": ("request_id", "requestId", "requestID", "request.id"),
+    "session_id": ("session_id", "sessionId", "session", "session.id"),
+    "error": (
+        "error",
+        "error.message",
+        "error_message",
+        "errorMessage",
+        "errorCode",
+        "error_code",
+        "error.code",
+    ),
+}
+
+#: Columns copied unchanged from a source string.
+VERBATIM = frozenset(
+    {
+        "event_id",
+        "actor",
+        "actor_type",
+        "action",
+        "resource",
+        "resource_type",
+        "source_ip",
+        "user_agent",
+        "request_id",
+        "session_id",
+        "error",
+    }
+)
+
+
+def build(candidates: dict[str, tuple[str, ...]] = CANDIDATES) -> JsonAdapter:
+    """The generic adapter over ``candidates`` (defaults, or a user mapping in front)."""
+    columns = {col: text(*paths) for col, paths in candidates.items() if paths and col != "ts"}
+    if candidates.get("ts"):
+        columns["ts"] = time_of(*candidates["ts"])
+    status = text(*candidates["outcome"]) if candidates.get("outcome") else "NULL"
+    columns["outcome"] = f"_outcome({status}, {columns.get('error', 'NULL')})"
+    return JsonAdapter(
+        name="generic-json",
+        description="any JSON event with common field names (actor, action, timestamp, ...)",
+        columns=columns,
+        verbatim=VERBATIM,
+    )
+
+
+GENERIC = build()
+
+
+def with_user_paths(user: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The default candidates with a user's own paths tried first."""
+    merged = dict(CANDIDATES)
+    for column, paths in user.items():
+        merged[column] = tuple(dict.fromkeys((*paths, *CANDIDATES.get(column, ()))))
+    return merged
+
+
+def pruned_for(
+    sample: list[dict[str, Any]], candidates: dict[str, tuple[str, ...]] = CANDIDATES
+) -> JsonAdapter:
+    """The adapter restricted to the paths that hold a value in ``sample``.
+
+    Extracting a hundred candidate paths per event costs more than the rest of a
+    load; a file's events mostly share one shape. Use it with the full adapter as
+    ``fallback`` so an event of another shape is still mapped.
+    """
+    kept: dict[str, tuple[str, ...]] = {}
+    for column, paths in candidates.items():
+        present = tuple(p for p in paths if any(_scalar_at(event, p) for event in sample))
+        kept[column] = present
+    return build(kept)
+
+
+def _scalar_at(event: Any, path: str) -> bool:
+    value = event
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return False
+        value = value.get(part)
+    return value is not None and value != "" and not isinstance(value, dict | list)

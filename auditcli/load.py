@@ -1,0 +1,308 @@
+"""Loading sources into the store: one transaction, provenance, rejects, dedup.
+
+For each source: skip it when its bytes are already loaded; frame it; pick the
+adapter from its first events; map every batch in bulk inside DuckDB; keep the
+records that cannot be events in ``rejects``; record the source in ``sources``.
+The whole load commits at the end or not at all.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from auditcli.errors import ProblemFound
+from auditcli.ingest import adapter_named, detect, generic
+from auditcli.ingest.adapter import MAPPED_COLUMNS, JsonAdapter, mapping_sql
+from auditcli.ingest.framing import Batch, LinePrefilter, frame
+from auditcli.ingest.sources import SourceRef, hash_file, open_source
+from auditcli.query import EventFilter, prefilter_needles, pushdown_clause
+from auditcli.store import Store
+
+#: How many of a file's first events choose its adapter and the paths it reads.
+SAMPLE_EVENTS = 500
+
+ProgressFn = Callable[[int], None]
+"""Called with the number of stored bytes read since the last call."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read the sources."""
+
+    input_format: str | None = None
+    mapping: Mapping[str, tuple[str, ...]] | None = None
+    strict: bool = False
+    event_filter: EventFilter | None = None
+    """Keep only matching events (runs straight on paths); rejects are then
+    counted only among lines that could match."""
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """What one source contributed."""
+
+    name: str
+    sha256: str
+    source_format: str
+    events: int
+    rejects: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    already_loaded: bool = False
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did, for the summary line."""
+
+    sources: tuple[SourceResult, ...]
+    duration_s: float
+    first_reject: tuple[str, int, str] | None = None
+    """(file, line, reason) of the first rejected record."""
+
+    @property
+    def events(self) -> int:
+        return sum(s.events for s in self.sources)
+
+    @property
+    def rejects(self) -> int:
+        return sum(s.rejects for s in self.sources)
+
+    @property
+    def loaded(self) -> tuple[SourceResult, ...]:
+        return tuple(s for s in self.sources if not s.already_loaded)
+
+    @property
+    def skipped(self) -> tuple[SourceResult, ...]:
+        return tuple(s for s in self.sources if s.already_loaded)
+
+    @property
+    def span(self) -> tuple[datetime | None, datetime | None]:
+        firsts = [s.first_ts for s in self.sources if s.first_ts is not None]
+        lasts = [s.last_ts for s in self.sources if s.last_ts is not None]
+        return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def load(
+    store: Store,
+    refs: Sequence[SourceRef],
+    options: LoadOptions = LoadOptions(),
+    *,
+    progress: ProgressFn | None = None,
+    stdin: BinaryIO | None = None,
+) -> LoadReport:
+    """Load ``refs`` into ``store`` in one transaction; raise ProblemFound under --strict."""
+    started = time.monotonic()
+    results: list[SourceResult] = []
+    first_reject: tuple[str, int, str] | None = None
+    with store.transaction():
+        for ref in refs:
+            result = _load_source(store, ref, options, progress, stdin)
+            results.append(result)
+            if result.rejects and first_reject is None:
+                first_reject = _first_reject(store, result.sha256)
+        if options.strict and first_reject is not None:
+            file, line, reason = first_reject
+            total = sum(r.rejects for r in results)
+            raise ProblemFound(
+                f"{file}:{line}: {reason} ({total} rejected record(s)); nothing was loaded",
+                "fix the input, or load without --strict to keep the rest and list "
+                "the rejects with `auditcli rejects`",
+            )
+    return LoadReport(tuple(results), time.monotonic() - started, first_reject)
+
+
+def _first_reject(store: Store, sha256: str) -> tuple[str, int, str] | None:
+    row = store.fetchone(
+        "SELECT source_file, source_line, reason FROM rejects WHERE file_sha256 = ? "
+        "ORDER BY source_line LIMIT 1",
+        [sha256],
+    )
+    return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
+
+
+def _already_loaded(store: Store, ref: SourceRef) -> str | None:
+    """The sha256 of ``ref`` if a file with its name, size and bytes is loaded."""
+    if ref.path is None or ref.size is None:
+        return None
+    same = store.scalar(
+        "SELECT count(*) FROM sources WHERE source_file = ? AND size_bytes = ?",
+        [ref.name, ref.size],
+    )
+    if not same:
+        return None
+    sha256 = hash_file(ref.path)
+    found = store.scalar("SELECT count(*) FROM sources WHERE file_sha256 = ?", [sha256])
+    return sha256 if found else None
+
+
+@dataclass
+class _Mapper:
+    """The per-source SQL, built once the first batch has shown the format."""
+
+    source_id: int
+    adapter: JsonAdapter
+    insert_sql: str
+    reject_sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+def _load_source(
+    store: Store,
+    ref: SourceRef,
+    options: LoadOptions,
+    progress: ProgressFn | None,
+    stdin: BinaryIO | None,
+) -> SourceResult:
+    known = _already_loaded(store, ref)
+    if known is not None:
+        if progress is not None and ref.size:
+            progress(ref.size)
+        return SourceResult(ref.name, known, "", 0, 0, None, None, already_loaded=True)
+    source_id = int(store.scalar("SELECT coalesce(max(source_id), 0) + 1 FROM sources"))
+    store.execute(
+        "INSERT INTO sources (source_id, source_file, size_bytes, loaded_at) VALUES (?, ?, ?, ?)",
+        [source_id, ref.name, ref.size, datetime.now(UTC)],
+    )
+    prefilter = LinePrefilter()
+    mapper: _Mapper | None = None
+    with open_source(ref, stdin) as source:
+        reported = 0
+        for batch in _prefetched(frame(source.stream, prefilter=prefilter)):
+            if mapper is None:
+                mapper = _mapper_for(batch, source_id, options)
+                if options.event_filter is not None:
+                    prefilter.needles = prefilter_needles(
+                        options.event_filter, mapper.adapter.verbatim
+                    )
+            _insert_batch(store, batch, mapper)
+            if progress is not None:
+                progress(source.bytes_read - reported)
+                reported = source.bytes_read
+        sha256 = source.sha256()
+        size = source.bytes_read
+    if store.scalar("SELECT count(*) FROM sources WHERE file_sha256 = ?", [sha256]):
+        for table in ("event_rows", "reject_rows", "sources"):
+            store.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
+        return SourceResult(ref.name, sha256, "", 0, 0, None, None, already_loaded=True)
+    source_format = mapper.adapter.name if mapper else "empty"
+    store.execute(
+        """UPDATE sources SET file_sha256 = ?, source_format = ?, size_bytes = ?,
+             events = (SELECT count(*) FROM event_rows WHERE source_id = ?),
+             rejects = (SELECT count(*) FROM reject_rows WHERE source_id = ?),
+             first_ts = (SELECT min(ts) FROM event_rows WHERE source_id = ?),
+             last_ts = (SELECT max(ts) FROM event_rows WHERE source_id = ?)
+           WHERE source_id = ?""",
+        [sha256, source_format, size, *([source_id] * 5)],
+    )
+    row = store.fetchone(
+        "SELECT events, rejects, first_ts, last_ts FROM sources WHERE source_id = ?", [source_id]
+    )
+    assert row is not None
+    return SourceResult(ref.name, sha256, source_format, row[0], row[1], row[2], row[3])
+
+
+def _mapper_for(batch: Batch, source_id: int, options: LoadOptions) -> _Mapper:
+    sample = _sample(batch)
+    if options.mapping is not None:
+        candidates = generic.with_user_paths(dict(options.mapping))
+        full = generic.build(candidates)
+        adapter = generic.pruned_for(sample, candidates)
+    elif options.input_format is not None:
+        full = adapter = adapter_named(options.input_format)
+    else:
+        full = adapter = detect(sample)
+    if full.name == generic.GENERIC.name and options.mapping is None:
+        adapter = generic.pruned_for(sample)
+    select = mapping_sql(adapter, fallback=full if adapter is not full else None)
+    columns = ", ".join(MAPPED_COLUMNS)
+    condition, params = "TRUE", list[Any]()
+    if options.event_filter is not None:
+        condition, params = pushdown_clause(options.event_filter)
+    insert_sql = (
+        f"INSERT INTO event_rows (source_id, {columns}, source_line, raw) "
+        f"SELECT ?, {columns}, source_line, raw FROM ({select}) "
+        f"WHERE reject_reason IS NULL AND {condition}"
+    )
+    reject_sql = (
+        "INSERT INTO reject_rows SELECT ?, source_line, reject_reason, raw "
+        f"FROM ({select}) WHERE reject_reason IS NOT NULL AND reject_reason <> 'blank'"
+    )
+    return _Mapper(source_id, full, insert_sql, reject_sql, params)
+
+
+def _sample(batch: Batch) -> list[dict[str, Any]]:
+    events = []
+    for text in batch.doc.slice(0, SAMPLE_EVENTS * 2).to_pylist():
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict):
+            events.append(parsed)
+            if len(events) >= SAMPLE_EVENTS:
+                break
+    return events
+
+
+def _insert_batch(store: Store, batch: Batch, mapper: _Mapper) -> None:
+    table = pa.table({"raw": batch.raw, "doc": batch.doc, "line": batch.line})
+    store.register("batch", table)
+    try:
+        inserted = store.fetchone(mapper.insert_sql, [mapper.source_id, *mapper.params])
+        non_empty = pc.sum(pc.greater(pc.binary_length(batch.doc), 0)).as_py() or 0
+        if mapper.params or (inserted is not None and inserted[0] != non_empty):
+            store.execute(mapper.reject_sql, [mapper.source_id])
+    finally:
+        store.unregister("batch")
+
+
+_DONE = object()
+
+
+def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Frame the next batches on a helper thread while DuckDB maps this one.
+
+    Framing holds the GIL and DuckDB releases it, so the two overlap on two cores.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                handoff.put(batch)
+            handoff.put(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            handoff.put(error)
+
+    worker = threading.Thread(target=produce, name="auditcli-framing", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Batch)
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                worker.join(0.01)

@@ -1,0 +1,1 @@
+"""Keeping log content safe to show: terminal escaping (secrets and pseudonyms to come)."""

@@ -1,0 +1,223 @@
+"""Filters over canonical events, turned into SQL text with bound parameters.
+
+User values never enter SQL text: only column names checked against the schema
+and placeholders do. ``--actor``, ``--resource`` and ``--action`` take exact
+values or globs (``db/*``, case-sensitive); several values of one option are
+alternatives, different options must all hold.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from auditcli.errors import UsageError
+from auditcli.schema import EVENT_COLUMN_NAMES, SELECTABLE
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d+")
+#: A prefilter literal shorter than this would keep most lines anyway.
+_MIN_NEEDLE = 3
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What events to keep; empty fields do not filter."""
+
+    actors: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    outcome: str | None = None
+    ips: tuple[str, ...] = ()
+    request_ids: tuple[str, ...] = ()
+    session_ids: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def value_terms(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(column, alternatives) for every option matched by value or glob."""
+        terms = [
+            ("actor", self.actors),
+            ("resource", self.resources),
+            ("action", self.actions),
+            ("request_id", self.request_ids),
+            ("session_id", self.session_ids),
+        ]
+        return [(column, values) for column, values in terms if values]
+
+
+def parse_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
+    """``--ip`` values as networks (a lone address is a /32 or /128)."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as e:
+            raise UsageError(
+                f"cannot read IP address or CIDR {value!r}",
+                "use an address (203.0.113.7, 2001:db8::1) or a CIDR (10.0.0.0/8)",
+            ) from e
+    return tuple(networks)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = text.strip()
+    port = _IPV4_WITH_PORT.fullmatch(value)
+    if port:
+        value = port.group(1)
+    value = value.strip("[]")
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def matching_addresses(candidates: Iterable[str | None], networks: Sequence[IpNetwork]) -> list[str]:
+    """Those of ``candidates`` (source_ip texts as stored) inside any of ``networks``."""
+    hits = []
+    for text in candidates:
+        if text is None:
+            continue
+        address = _address(text)
+        if address is None:
+            continue
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            mapped: Any = address.ipv4_mapped
+            if any(mapped in n for n in networks):
+                hits.append(text)
+                continue
+        if any(address in n for n in networks):
+            hits.append(text)
+    return hits
+
+
+def where_clause(
+    event_filter: EventFilter, *, ip_matches: Sequence[str] | None = None
+) -> tuple[str, list[Any]]:
+    """SQL condition and its parameters; ``ip_matches`` are the source_ip texts --ip selects."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for column, values in event_filter.value_terms():
+        alternatives = []
+        for value in values:
+            operator = "GLOB" if _GLOB_CHARS.search(value) else "="
+            alternatives.append(f"{column} {operator} ?")
+            params.append(value)
+        parts.append("(" + " OR ".join(alternatives) + ")")
+    if event_filter.outcome is not None:
+        parts.append("outcome = ?")
+        params.append(event_filter.outcome)
+    if event_filter.ips:
+        parts.append("list_contains(?, source_ip)")
+        params.append(list(ip_matches or []))
+    if event_filter.since is not None:
+        parts.append("ts >= ?")
+        params.append(event_filter.since)
+    if event_filter.until is not None:
+        parts.append("ts <= ?")
+        params.append(event_filter.until)
+    return (" AND ".join(parts) if parts else "TRUE"), params
+
+
+def pushdown_clause(event_filter: EventFilter) -> tuple[str, list[Any]]:
+    """The part of the filter that can run while a file is read (all but --ip)."""
+    without_ip = EventFilter(**{**event_filter.__dict__, "ips": ()})
+    return where_clause(without_ip)
+
+
+def prefilter_needles(event_filter: EventFilter, verbatim: frozenset[str]) -> list[bytes] | None:
+    """Byte strings one of which every matching line must contain, or None.
+
+    Taken from one option on a column the adapter copies verbatim: a line holding
+    none of its values (as JSON writes them) cannot match. Lines with ``\\u`` or
+    ``\\/`` escapes are always kept, since they may spell a value another way.
+    """
+    for column, values in event_filter.value_terms():
+        if column not in verbatim:
+            continue
+        literals = [_longest_literal(v) for v in values]
+        if all(len(lit) >= _MIN_NEEDLE for lit in literals):
+            return [orjson.dumps(lit)[1:-1] for lit in literals]
+    if event_filter.ips and "source_ip" in verbatim:
+        literals = [ip.strip() for ip in event_filter.ips]
+        if all(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", lit) for lit in literals):
+            return [lit.encode() for lit in literals]
+    return None
+
+
+def _longest_literal(value: str) -> str:
+    if not _GLOB_CHARS.search(value):
+        return value
+    pieces = re.split(r"\*|\?|\[[^\]]*\]?", value)
+    return max(pieces, key=len)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A filter plus what to return and in what order."""
+
+    event_filter: EventFilter = field(default_factory=EventFilter)
+    fields: tuple[str, ...] = EVENT_COLUMN_NAMES
+    sort: tuple[tuple[str, bool], ...] = (("ts", False), ("event_id", False))
+    """(column, descending) pairs."""
+    limit: int | None = None
+
+
+def parse_fields(text: str | None) -> tuple[str, ...]:
+    """``--fields a,b,c`` checked against the canonical columns."""
+    if text is None:
+        return EVENT_COLUMN_NAMES
+    fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    _check_columns(fields, "--fields")
+    return fields or EVENT_COLUMN_NAMES
+
+
+def parse_sort(text: str | None) -> tuple[tuple[str, bool], ...]:
+    """``--sort ts`` / ``-ts`` / ``actor,-ts``: columns, a leading ``-`` for descending."""
+    if text is None:
+        return Query.sort
+    keys = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        descending = part.startswith("-")
+        keys.append((part.lstrip("-+"), descending))
+    _check_columns([k for k, _ in keys], "--sort")
+    return tuple(keys) + (("event_id", False),)
+
+
+def _check_columns(columns: Iterable[str], option: str) -> None:
+    for column in columns:
+        if column not in SELECTABLE:
+            raise UsageError(
+                f"{option}: unknown column {column!r}",
+                f"columns are: {', '.join(EVENT_COLUMN_NAMES)}",
+            )
+
+
+def select_sql(
+    query: Query, *, ip_matches: Sequence[str] | None = None, table: str = "events"
+) -> tuple[str, list[Any]]:
+    """The SELECT for ``query`` over ``table`` and its parameters."""
+    condition, params = where_clause(query.event_filter, ip_matches=ip_matches)
+    order = ", ".join(f"{c} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in query.sort)
+    sql = f"SELECT {', '.join(query.fields)} FROM {table} WHERE {condition} ORDER BY {order}"
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    return sql, params
+
+
+def count_sql(event_filter: EventFilter, *, ip_matches: Sequence[str] | None = None,
+              table: str = "events") -> tuple[str, list[Any]]:
+    """SELECT count(*) of the events ``event_filter`` keeps."""
+    condition, params = where_clause(event_filter, ip_matches=ip_matches)
+    return f"SELECT count(*) FROM {table} WHERE {condition}", params

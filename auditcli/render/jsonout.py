@@ -1,0 +1,64 @@
+"""JSON lines and JSON arrays, through orjson, one batch at a time.
+
+Keys follow column order; times are RFC 3339 UTC with ``Z``; text that is not
+valid Unicode (lone surrogates) is written with replacement characters rather
+than failing, so output stays valid JSON for any input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import orjson
+import pyarrow as pa
+
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+def rows(reader: pa.RecordBatchReader) -> Iterator[dict[str, Any]]:
+    """Each row of ``reader`` as a dict, in column order."""
+    for batch in reader:
+        yield from batch.to_pylist()
+
+
+def dumps(row: dict[str, Any]) -> bytes:
+    """One row as compact JSON."""
+    try:
+        return orjson.dumps(row, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(_scrub(row), option=_OPTIONS)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def write_jsonl(reader: pa.RecordBatchReader, out: BinaryIO) -> int:
+    """One JSON object per line, flushed per batch so pipes see rows at once."""
+    count = 0
+    for batch in reader:
+        lines = [dumps(row) for row in batch.to_pylist()]
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
+            out.flush()
+        count += len(lines)
+    return count
+
+
+def write_json(reader: pa.RecordBatchReader, out: BinaryIO) -> int:
+    """One JSON array (``[]`` when empty), streamed element by element."""
+    count = 0
+    out.write(b"[")
+    for row in rows(reader):
+        out.write((b",\n" if count else b"\n") + dumps(row))
+        count += 1
+    out.write(b"\n]\n" if count else b"]\n")
+    out.flush()
+    return count

@@ -1,0 +1,99 @@
+"""The rich table for terminals: escaped text, one time zone, failures in red.
+
+Every cell is a ``rich.text.Text`` built from escaped text, so markup such as
+``[bold]`` inside a log field is shown literally and control characters are
+shown as escapes. The Console comes from the CLI; this module never looks at
+the terminal itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditcli.privacy.text import visible
+from auditcli.render import RenderOptions
+from auditcli.timeutil import format_short, zone_label
+
+#: Columns that never wrap, and columns cut at a width rather than folded.
+_NARROW = {"outcome", "source_line", "events", "rejects", "actor_type", "resource_type"}
+_CAPPED = {"error": 60, "user_agent": 40, "raw": 120, "file_sha256": 16, "event_id": 32}
+
+
+def cell_text(value: Any, options: RenderOptions, max_chars: int | None = None) -> str:
+    """How one value reads in a table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_short(value, options.tz)
+    return visible(str(value), min(max_chars or options.max_cell_chars, options.max_cell_chars))
+
+
+def write(
+    reader: pa.RecordBatchReader,
+    console: Console,
+    options: RenderOptions,
+    *,
+    matched: int | None,
+    noun: str,
+) -> int:
+    """Print the rows of ``reader`` as one table with a footer; return the row count."""
+    names = reader.schema.names
+    is_time = {n for n in names if pa.types.is_timestamp(reader.schema.field(n).type)}
+    rows: list[tuple[list[str], bool]] = []
+    for batch in reader:
+        for row in batch.to_pylist():
+            cells = [cell_text(row[name], options, _CAPPED.get(name)) for name in names]
+            rows.append((cells, row.get("outcome") == "failure"))
+    headers = [f"{n} ({zone_label(options.tz)})" if n == "ts" else n for n in names]
+    limits = _cut_widths(names, headers, [cells for cells, _ in rows], console.width)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    for name, header in zip(names, headers, strict=True):
+        cut = limits.get(name)
+        table.add_column(
+            header,
+            no_wrap=name in is_time or name in _NARROW or cut is not None,
+            overflow="ellipsis" if cut is not None else "fold",
+            max_width=cut,
+            style="cyan" if name in is_time else None,
+        )
+    for cells, failed in rows:
+        texts = [Text(cell) for cell in cells]
+        if failed:
+            for name, text in zip(names, texts, strict=True):
+                if name in ("outcome", "error"):
+                    text.stylize("bold red")
+        table.add_row(*texts, style="red" if failed else None)
+    table.caption = _footer(len(rows), matched, noun)
+    table.caption_justify = "left"
+    console.print(table)
+    return len(rows)
+
+
+def _cut_widths(
+    names: list[str], headers: list[str], rows: list[list[str]], width: int
+) -> dict[str, int]:
+    """Widths at which long free-text columns are cut so rows stay one line when possible."""
+    natural = [
+        max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)
+    ]
+    flexible = [i for i, n in enumerate(names) if n in _CAPPED]
+    gap = 3  # a column's padding and separator in the SIMPLE_HEAD box
+    fixed = sum(natural[i] + gap for i in range(len(names)) if i not in flexible)
+    room = width - fixed - gap * len(flexible) - 1
+    if not flexible or room >= sum(natural[i] for i in flexible):
+        return {}
+    share = max(12, room // len(flexible))
+    return {names[i]: share for i in flexible if natural[i] > share}
+
+
+def _footer(shown: int, matched: int | None, noun: str) -> str:
+    if matched is None or matched == shown:
+        return f"{shown:,} {noun}"
+    return f"showing {shown:,} of {matched:,} matched {noun} (use --limit to see more)"

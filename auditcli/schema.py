@@ -1,0 +1,135 @@
+"""The canonical event, declared once.
+
+Every adapter fills these columns; the DuckDB DDL, the Arrow schema and the
+column order of every output format are derived from ``EVENT_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: its name, DuckDB type and what it holds."""
+
+    name: str
+    sql_type: str
+    doc: str
+
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    Column("event_id", "VARCHAR", "the source's event id, or a content hash when it has none"),
+    Column("ts", "TIMESTAMPTZ", "when the event happened, UTC"),
+    Column("actor", "VARCHAR", "who acted (user, service, role)"),
+    Column("actor_type", "VARCHAR", "what kind of actor (user, service, ...)"),
+    Column("action", "VARCHAR", "what was done"),
+    Column("resource", "VARCHAR", "what it was done to"),
+    Column("resource_type", "VARCHAR", "what kind of resource"),
+    Column("outcome", "VARCHAR", "success, failure or unknown"),
+    Column("source_ip", "VARCHAR", "the client address"),
+    Column("user_agent", "VARCHAR", "the client software"),
+    Column("request_id", "VARCHAR", "the request id"),
+    Column("session_id", "VARCHAR", "the session id"),
+    Column("error", "VARCHAR", "error code or message of a failure"),
+    Column("source_format", "VARCHAR", "the adapter that mapped the event"),
+    Column("source_file", "VARCHAR", "the file it was read from"),
+    Column("source_line", "BIGINT", "1-based line, or 0-based index in a JSON array"),
+    Column("file_sha256", "VARCHAR", "SHA-256 of the file as read, before decompression"),
+    Column("raw", "VARCHAR", "the original event text, exactly as read"),
+)
+
+EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
+
+#: Columns a user may filter, sort or select by name.
+SELECTABLE = frozenset(EVENT_COLUMN_NAMES)
+
+#: Columns shown in a table when --fields is not given.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "ts",
+    "actor",
+    "action",
+    "resource",
+    "outcome",
+    "source_ip",
+    "error",
+)
+
+OUTCOMES = ("success", "failure", "unknown")
+
+
+#: Columns stored once per source file, not once per event.
+PER_SOURCE = ("source_format", "source_file", "file_sha256")
+
+SOURCES_DDL = """
+CREATE TABLE IF NOT EXISTS sources (
+  source_id INTEGER PRIMARY KEY,
+  source_file VARCHAR NOT NULL,
+  file_sha256 VARCHAR,
+  source_format VARCHAR,
+  size_bytes BIGINT,
+  events BIGINT,
+  rejects BIGINT,
+  first_ts TIMESTAMPTZ,
+  last_ts TIMESTAMPTZ,
+  loaded_at TIMESTAMPTZ
+)
+"""
+
+
+def event_rows_ddl() -> str:
+    """The stored events: canonical columns, with per-source ones replaced by source_id.
+
+    ``raw`` is stored zstd-compressed: about a third of the size of DuckDB's
+    default string compression, and twice as fast to write.
+    """
+    cols = [
+        f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name == "raw" else "")
+        for c in EVENT_COLUMNS
+        if c.name not in PER_SOURCE
+    ]
+    return (
+        "CREATE TABLE IF NOT EXISTS event_rows (\n  source_id INTEGER,\n  "
+        + ",\n  ".join(cols)
+        + "\n)"
+    )
+
+
+def events_view_ddl() -> str:
+    """The ``events`` view: every canonical column, in schema order."""
+    cols = ", ".join(
+        f"s.{c.name}" if c.name in PER_SOURCE else f"e.{c.name}" for c in EVENT_COLUMNS
+    )
+    return (
+        f"CREATE OR REPLACE VIEW events AS SELECT {cols} "
+        "FROM event_rows e JOIN sources s ON e.source_id = s.source_id"
+    )
+
+
+REJECTS_DDL = """
+CREATE TABLE IF NOT EXISTS reject_rows (
+  source_id INTEGER,
+  source_line BIGINT,
+  reason VARCHAR,
+  raw VARCHAR USING COMPRESSION zstd
+)
+"""
+
+REJECTS_VIEW_DDL = """
+CREATE OR REPLACE VIEW rejects AS
+SELECT s.source_file, r.source_line, s.file_sha256, r.reason, r.raw
+FROM reject_rows r JOIN sources s ON r.source_id = s.source_id
+"""
+
+META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+
+ALL_DDL = (
+    META_DDL,
+    SOURCES_DDL,
+    event_rows_ddl(),
+    REJECTS_DDL,
+    events_view_ddl(),
+    REJECTS_VIEW_DDL,
+)

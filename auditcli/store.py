@@ -1,0 +1,148 @@
+"""DuckDB: opening the database, its schema, transactions and parameterised SQL.
+
+The one module that talks to DuckDB directly. Every ``duckdb.Error`` is
+translated into a ``StoreError`` here; user values only ever reach SQL as
+bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from auditcli.errors import StoreError
+from auditcli.ingest.adapter import MACROS
+from auditcli.schema import ALL_DDL, SCHEMA_VERSION
+
+MEMORY = ":memory:"
+
+
+class Store:
+    """An open auditcli database (a DuckDB file, or in memory for runs on paths)."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
+        self.connection = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path = MEMORY, *, read_only: bool = False) -> Store:
+        """Open (creating if needed) the database at ``path``."""
+        where = str(path)
+        if where != MEMORY:
+            file = Path(where)
+            if read_only and not file.exists():
+                raise StoreError(
+                    f"no database at {where}",
+                    "load logs first with `auditcli load PATH --db FILE`, or pass paths",
+                )
+            if file.is_dir():
+                raise StoreError(f"{where} is a directory, not a database file")
+        try:
+            connection = duckdb.connect(where, read_only=read_only)
+        except duckdb.Error as e:
+            raise StoreError(f"cannot open database {where}: {_first_line(e)}") from e
+        store = cls(connection, where)
+        store._prepare(create=not read_only)
+        return store
+
+    def _prepare(self, *, create: bool) -> None:
+        self.execute("SET TimeZone = 'UTC'")
+        # Every query orders explicitly; unordered inserts load faster.
+        self.execute("SET preserve_insertion_order = false")
+        for macro in MACROS:
+            self.execute(macro)
+        if not create:
+            self._check_version()
+            return
+        for ddl in ALL_DDL:
+            self.execute(ddl)
+        self.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+            [str(SCHEMA_VERSION)],
+        )
+        self._check_version()
+
+    def _check_version(self) -> None:
+        try:
+            rows = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+        except duckdb.Error as e:
+            raise StoreError(
+                f"{self.path} is not an auditcli database", "load into a new --db file"
+            ) from e
+        if not rows or rows[0][0] != str(SCHEMA_VERSION):
+            found = rows[0][0] if rows else "none"
+            raise StoreError(
+                f"{self.path} has schema version {found}, this auditcli uses {SCHEMA_VERSION}",
+                "load the logs again into a new --db file",
+            )
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run one statement with bound parameters, to its end."""
+        try:
+            self.connection.execute(sql, params).complete()
+        except duckdb.Error as e:
+            raise StoreError(f"database error: {_first_line(e)}") from e
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """All rows of a query."""
+        try:
+            return self.connection.execute(sql, params).fetchall()
+        except duckdb.Error as e:
+            raise StoreError(f"database error: {_first_line(e)}") from e
+
+    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        row = self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def arrow_reader(
+        self, sql: str, params: Sequence[Any] | None = None, batch_rows: int = 8192
+    ) -> pa.RecordBatchReader:
+        """Stream a query's result as Arrow record batches."""
+        try:
+            return self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
+        except duckdb.Error as e:
+            raise StoreError(f"database error: {_first_line(e)}") from e
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Expose an Arrow table to SQL under ``name`` (replacing any earlier one)."""
+        try:
+            self.connection.register(name, table)
+        except duckdb.Error as e:
+            raise StoreError(f"database error: {_first_line(e)}") from e
+
+    def unregister(self, name: str) -> None:
+        """Forget an Arrow table registered with ``register``."""
+        self.connection.unregister(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together, or not at all (also on Ctrl-C)."""
+        self.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.connection.rollback()
+            raise
+        self.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        self.connection.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

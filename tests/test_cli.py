@@ -1,0 +1,387 @@
+"""CLI contract: exit codes, stdout and stderr, for load, filter, sources and rejects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import Result
+
+from auditcli.cli.app import resolve_format
+from auditcli.render import OutputFormat
+from tests.conftest import REPO, SAMPLE_LOGS, event, jsonl
+
+Run = Callable[..., Result]
+WriteLog = Callable[..., Path]
+
+
+def lines(result: Result) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.fixture
+def loaded(run: Run, write_log: WriteLog, tmp_path: Path) -> Path:
+    """A database holding three events."""
+    path = write_log(
+        "a.jsonl",
+        [
+            event(
+                id="e1",
+                timestamp="2026-03-12T10:00:00Z",
+                actor="alice",
+                action="db.read",
+                resource="db/orders",
+                source_ip="192.0.2.1",
+            ),
+            event(
+                id="e2",
+                timestamp="2026-03-12T11:00:00Z",
+                actor="bob",
+                action="db.write",
+                resource="db/orders",
+                outcome="failure",
+                error="Denied",
+                source_ip="203.0.113.7",
+            ),
+            event(
+                id="e3",
+                timestamp="2026-03-12T12:00:00Z",
+                actor="alice",
+                action="repo.push",
+                resource="repo/api",
+                source_ip="10.1.2.3",
+            ),
+        ],
+    )
+    db = tmp_path / "case.duckdb"
+    result = run("load", path, "--db", db)
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def test_load_prints_a_summary_on_stderr_and_nothing_on_stdout(
+    run: Run, write_log: WriteLog
+) -> None:
+    path = write_log("a.jsonl", [event(id="x")])
+    result = run("load", path)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr.startswith("auditcli: loaded 1 file(s), 1 events, 0 rejected, ")
+    assert "into audit.duckdb" in result.stderr
+    assert Path("audit.duckdb").exists()
+
+
+def test_loading_twice_says_the_file_is_already_loaded(run: Run, write_log: WriteLog) -> None:
+    path = write_log("a.jsonl", [event(id="x")])
+    run("load", path)
+    again = run("load", path)
+    assert again.exit_code == 0
+    assert "already loaded" in again.stderr
+    assert run("filter", "--format", "jsonl").stdout.count("\n") == 1
+
+
+def test_strict_load_with_a_bad_line_exits_1_and_keeps_nothing(
+    run: Run, write_log: WriteLog
+) -> None:
+    path = write_log("a.jsonl", jsonl([event()]) + b"garbage\n")
+    result = run("load", path, "--strict", "--db", "s.duckdb")
+    assert result.exit_code == 1
+    assert f"auditcli: error: {path}:2: not JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+    listed = run("filter", "--db", "s.duckdb", "--format", "jsonl")
+    assert listed.exit_code == 0 and listed.stdout == ""
+
+
+def test_rejects_are_listed_by_the_rejects_command(run: Run, write_log: WriteLog) -> None:
+    path = write_log("a.jsonl", jsonl([event()]) + b"garbage\n")
+    loaded = run("load", path)
+    assert loaded.exit_code == 0
+    assert "1 record(s) rejected, first at" in loaded.stderr
+    rejects = run("rejects", "--format", "jsonl")
+    assert lines(rejects) == [
+        {"source_file": str(path), "source_line": 2, "reason": "not JSON", "raw": "garbage"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["load", "missing.jsonl"], 3, "auditcli: error: missing.jsonl: no such file or directory"),
+        (
+            ["filter", "missing.jsonl"],
+            3,
+            "auditcli: error: missing.jsonl: no such file or directory",
+        ),
+        (["filter", "--db", "none.duckdb"], 3, "auditcli: error: no database at none.duckdb"),
+        (["filter", "--since", "soon"], 2, "auditcli: error: cannot read time 'soon'"),
+        (["filter", "--ip", "300.1.1.1"], 2, "cannot read IP address or CIDR '300.1.1.1'"),
+        (["filter", "--fields", "nope"], 2, "auditcli: error: --fields: unknown column 'nope'"),
+        (["filter", "--sort", "-nope"], 2, "auditcli: error: --sort: unknown column 'nope'"),
+        (["filter", "--tz", "Mars/Base"], 2, "auditcli: error: unknown time zone 'Mars/Base'"),
+        (["load", "x", "--input-format", "nope"], 3, "no such file"),
+        (["filter", "--bogus"], 2, "No such option: --bogus"),
+    ],
+)
+def test_every_user_error_is_one_line_with_its_exit_code(
+    run: Run, args: list[str], code: int, message: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unreadable_mapping_file_is_exit_3_and_a_bad_one_exit_2(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    path = write_log("a.jsonl", [event()])
+    assert run("load", path, "--mapping", tmp_path / "none.toml").exit_code == 3
+    (tmp_path / "bad.toml").write_text("[columns]\nwho = 'x'\n")
+    result = run("load", path, "--mapping", tmp_path / "bad.toml")
+    assert result.exit_code == 2
+    assert "unknown column 'who'" in result.stderr
+
+
+def test_filter_matches_all_options_and_any_of_repeated_values(run: Run, loaded: Path) -> None:
+    both = run("filter", "--db", loaded, "--actor", "alice", "--actor", "bob", "-f", "jsonl")
+    assert [r["event_id"] for r in lines(both)] == ["e1", "e2", "e3"]
+    narrowed = run(
+        "filter", "--db", loaded, "--actor", "alice", "--resource", "db/*", "-f", "jsonl"
+    )
+    assert [r["event_id"] for r in lines(narrowed)] == ["e1"]
+    failed = run("filter", "--db", loaded, "--outcome", "failure", "-f", "jsonl")
+    assert [r["event_id"] for r in lines(failed)] == ["e2"]
+    cidr = run("filter", "--db", loaded, "--ip", "10.0.0.0/8", "-f", "jsonl")
+    assert [r["event_id"] for r in lines(cidr)] == ["e3"]
+    window = run(
+        "filter",
+        "--db",
+        loaded,
+        "--since",
+        "2026-03-12T11:00:00Z",
+        "--until",
+        "2026-03-12T12:00:00Z",
+        "-f",
+        "jsonl",
+    )
+    assert [r["event_id"] for r in lines(window)] == ["e2", "e3"]
+
+
+def test_an_injection_attempt_matches_nothing(run: Run, loaded: Path) -> None:
+    result = run("filter", "--db", loaded, "--actor", "x' OR 1=1 --", "-f", "jsonl")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+
+
+def test_machine_output_carries_every_canonical_column_in_utc(run: Run, loaded: Path) -> None:
+    row = lines(run("filter", "--db", loaded, "--limit", "1", "-f", "jsonl"))[0]
+    assert list(row) == [
+        "event_id",
+        "ts",
+        "actor",
+        "actor_type",
+        "action",
+        "resource",
+        "resource_type",
+        "outcome",
+        "source_ip",
+        "user_agent",
+        "request_id",
+        "session_id",
+        "error",
+        "source_format",
+        "source_file",
+        "source_line",
+        "file_sha256",
+        "raw",
+    ]
+    assert row["ts"] == "2026-03-12T10:00:00Z"
+    assert orjson.loads(str(row["raw"]))["id"] == "e1"
+
+
+def test_fields_sort_and_limit_shape_the_output(run: Run, loaded: Path) -> None:
+    result = run(
+        "filter",
+        "--db",
+        loaded,
+        "--fields",
+        "event_id,actor",
+        "--sort",
+        "-ts",
+        "--limit",
+        "2",
+        "-f",
+        "jsonl",
+    )
+    assert lines(result) == [
+        {"event_id": "e3", "actor": "alice"},
+        {"event_id": "e2", "actor": "bob"},
+    ]
+
+
+def test_json_csv_and_parquet_outputs(run: Run, loaded: Path, tmp_path: Path) -> None:
+    as_json = run("filter", "--db", loaded, "--fields", "event_id", "-f", "json")
+    assert orjson.loads(as_json.stdout) == [
+        {"event_id": "e1"},
+        {"event_id": "e2"},
+        {"event_id": "e3"},
+    ]
+    as_csv = run("filter", "--db", loaded, "--fields", "event_id,ts", "-f", "csv")
+    assert as_csv.stdout == (
+        "event_id,ts\ne1,2026-03-12T10:00:00Z\ne2,2026-03-12T11:00:00Z\ne3,2026-03-12T12:00:00Z\n"
+    )
+    target = tmp_path / "out.parquet"
+    written = run("filter", "--db", loaded, "-o", target)
+    assert written.exit_code == 0 and written.stdout == ""
+    assert pq.read_table(target).column("event_id").to_pylist() == ["e1", "e2", "e3"]
+
+
+def test_zero_matches_exit_0_with_empty_output(run: Run, loaded: Path) -> None:
+    assert run("filter", "--db", loaded, "--actor", "nobody", "-f", "json").stdout == "[]\n"
+    empty_csv = run("filter", "--db", loaded, "--actor", "nobody", "-f", "csv", "--fields", "actor")
+    assert (empty_csv.exit_code, empty_csv.stdout) == (0, "actor\n")
+
+
+def test_table_shows_at_most_100_rows_and_says_so(
+    run: Run, write_log: WriteLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    path = write_log("many.jsonl", [event(id=f"e{i:03d}") for i in range(150)])
+    result = run("filter", path, "-f", "table")
+    assert result.exit_code == 0
+    assert "showing 100 of 150 matched events" in result.stdout
+    assert result.stdout.count("alice@corp.example") == 100
+
+
+def test_default_format_is_jsonl_when_piped_and_env_can_choose(
+    run: Run, loaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert lines(run("filter", "--db", loaded, "--limit", "1"))[0]["event_id"] == "e1"
+    monkeypatch.setenv("AUDITCLI_FORMAT", "csv")
+    assert (
+        run("filter", "--db", loaded, "--fields", "actor", "--limit", "1").stdout
+        == "actor\nalice\n"
+    )
+    monkeypatch.setenv("AUDITCLI_DB", str(loaded))
+    assert run("filter", "--fields", "actor", "--limit", "1").stdout == "actor\nalice\n"
+
+
+def test_resolve_format_truth_table() -> None:
+    assert resolve_format(OutputFormat.CSV, "json", True) is OutputFormat.CSV
+    assert resolve_format(None, "json", True) is OutputFormat.JSON
+    assert resolve_format(None, None, True) is OutputFormat.TABLE
+    assert resolve_format(None, None, False) is OutputFormat.JSONL
+
+
+def test_filter_reads_stdin(run: Run) -> None:
+    result = run("filter", "-", "--fields", "event_id", "-f", "jsonl", input=jsonl([event(id="s")]))
+    assert lines(result) == [{"event_id": "s"}]
+
+
+def test_sources_lists_each_loaded_file(run: Run, loaded: Path) -> None:
+    rows = lines(run("sources", "--db", loaded, "-f", "jsonl"))
+    assert [(Path(str(r["source_file"])).name, r["events"], r["rejects"]) for r in rows] == [
+        ("a.jsonl", 3, 0)
+    ]
+
+
+def test_an_unexpected_exception_is_exit_4_in_one_line(
+    run: Run, loaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auditcli.cli.data as data
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(data, "emit", explode)
+    result = run("filter", "--db", loaded)
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "auditcli: error: internal error: RuntimeError: kaboom\n"
+        "auditcli: hint: rerun with --debug for a traceback\n"
+    )
+    with pytest.raises(RuntimeError, match="kaboom"):
+        run("filter", "--db", loaded, "--debug")
+
+
+def test_the_sample_incident_is_findable(run: Run) -> None:
+    attacker = lines(
+        run(
+            "filter",
+            SAMPLE_LOGS,
+            "--ip",
+            "203.0.113.7",
+            "--fields",
+            "actor,action,outcome",
+            "-f",
+            "jsonl",
+        )
+    )
+    assert len(attacker) == 422
+    assert {"actor": "svc-deploy", "action": "iam.role.grant", "outcome": "success"} in attacker
+    grants = lines(
+        run(
+            "filter",
+            SAMPLE_LOGS,
+            "--action",
+            "iam.role.grant",
+            "--actor",
+            "svc-deploy",
+            "--fields",
+            "resource,outcome",
+            "-f",
+            "jsonl",
+        )
+    )
+    assert {"resource": "role/admin", "outcome": "success"} in grants
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "auditcli", *args]
+
+
+def test_a_real_process_streams_into_head_and_exits_cleanly(tmp_path: Path) -> None:
+    auditcli = subprocess.Popen(
+        _cli("filter", str(SAMPLE_LOGS), "--format", "jsonl"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert auditcli.stdout is not None
+    first = auditcli.stdout.readline()
+    auditcli.stdout.close()
+    _, stderr = auditcli.communicate(timeout=60)
+    assert orjson.loads(first)["source_format"] == "generic-json"
+    assert auditcli.returncode == 0
+    assert b"Traceback" not in stderr
+
+
+def test_help_lists_commands_and_exit_codes() -> None:
+    done = subprocess.run(_cli("--help"), capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0
+    for name in ("load", "filter", "sources", "rejects", "Exit codes: 0 ok; 1 found a problem"):
+        assert name in done.stdout
+
+
+def test_the_core_imports_neither_typer_nor_rich() -> None:
+    code = (
+        "import sys, auditcli.load, auditcli.query, auditcli.store, auditcli.timeutil, "
+        "auditcli.ingest, auditcli.privacy.text\n"
+        "bad = [m for m in ('typer', 'rich') if m in sys.modules]\n"
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_table_rows_show_hostile_text_escaped(run: Run, write_log: WriteLog) -> None:
+    path = write_log("evil.jsonl", [event(actor="\x1b]0;pwned\x07[bold red]eve\u202e")])
+    result = run("filter", path, "-f", "table", "--fields", "actor")
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\\e]0;pwned\\x07[bold red]eve\\u202e" in result.stdout

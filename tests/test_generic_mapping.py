@@ -1,0 +1,225 @@
+"""The generic-json adapter and --mapping: which source field fills which column."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditcli.errors import UsageError
+from auditcli.ingest.mapping import read_mapping
+from auditcli.ingest.sources import expand
+from auditcli.load import LoadOptions, load
+from auditcli.store import Store
+
+COLUMNS = (
+    "ts",
+    "actor",
+    "actor_type",
+    "action",
+    "resource",
+    "resource_type",
+    "outcome",
+    "source_ip",
+    "user_agent",
+    "request_id",
+    "session_id",
+    "error",
+    "event_id",
+)
+
+
+def mapped(*events: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
+    """Load ``events`` as JSON lines from stdin and return their canonical columns."""
+    store = Store.open(":memory:")
+    data = io.BytesIO(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    load(store, expand(["-"]), LoadOptions(**options), stdin=data)
+    reader = store.arrow_reader(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY source_line")
+    return reader.read_all().to_pylist()
+
+
+T = datetime(2026, 3, 12, 14, 2, 11, 482000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            {"timestamp": "2026-03-12T14:02:11.482Z", "actor": "alice", "action": "login"},
+            {"ts": T, "actor": "alice", "action": "login"},
+        ),
+        (
+            {"ts": 1773324131.482, "user": {"email": "a@x.example", "type": "human"}, "event": "x"},
+            {"ts": T, "actor": "a@x.example", "actor_type": "human", "action": "x"},
+        ),
+        (
+            {"time": 1773324131482, "principal": "svc", "eventName": "Get"},
+            {"ts": T, "actor": "svc", "action": "Get"},
+        ),
+        (
+            {
+                "@timestamp": "2026-03-12T15:02:11.482+01:00",
+                "actor": {"id": "u1"},
+                "operation": "op",
+            },
+            {"ts": T, "actor": "u1", "action": "op"},
+        ),
+        (
+            {"eventTime": "2026-03-12T14:02:11.482123456Z", "user": "u", "action": "a"},
+            {"ts": T + timedelta(microseconds=123), "actor": "u", "action": "a"},
+        ),
+        (
+            {
+                "created_at": "2026-03-12 14:02:11.482",
+                "user": {"name": "n", "id": "i"},
+                "action": "a",
+            },
+            {"ts": T, "actor": "n"},
+        ),
+        ({"timestamp": "1773324131482", "actor": "a", "action": "b"}, {"ts": T}),
+        (
+            {
+                "timestamp": T.isoformat(),
+                "actor": "a",
+                "action": "b",
+                "target": {"name": "db/x", "type": "db"},
+            },
+            {"resource": "db/x", "resource_type": "db"},
+        ),
+        (
+            {"timestamp": T.isoformat(), "action": "b", "object": "bucket/y"},
+            {"resource": "bucket/y"},
+        ),
+        (
+            {
+                "timestamp": T.isoformat(),
+                "sourceIPAddress": "1.2.3.4",
+                "userAgent": "ua",
+                "requestId": "r",
+                "sessionId": "s",
+                "eventID": "e",
+            },
+            {
+                "source_ip": "1.2.3.4",
+                "user_agent": "ua",
+                "request_id": "r",
+                "session_id": "s",
+                "event_id": "e",
+            },
+        ),
+        ({"timestamp": T.isoformat(), "status": 403}, {"outcome": "failure"}),
+        ({"timestamp": T.isoformat(), "status": "200"}, {"outcome": "success"}),
+        ({"timestamp": T.isoformat(), "success": False}, {"outcome": "failure"}),
+        ({"timestamp": T.isoformat(), "result": "Allowed"}, {"outcome": "success"}),
+        (
+            {"timestamp": T.isoformat(), "errorCode": "AccessDenied"},
+            {"outcome": "failure", "error": "AccessDenied"},
+        ),
+        (
+            {"timestamp": T.isoformat(), "error": {"message": "boom"}},
+            {"error": "boom", "outcome": "failure"},
+        ),
+        ({"timestamp": T.isoformat()}, {"outcome": "unknown", "actor": None}),
+    ],
+)
+def test_generic_fields_fill_the_canonical_columns(
+    source: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    row = mapped(source)[0]
+    assert {k: row[k] for k in expected} == expected
+
+
+def test_an_event_without_id_gets_a_stable_content_hash() -> None:
+    event = {"timestamp": T.isoformat(), "action": "x"}
+    first, second = mapped(event, event)
+    assert first["event_id"] == second["event_id"]
+    assert first["event_id"].startswith("h:") and len(first["event_id"]) == 18
+
+
+_NAMES = {
+    "actor": ["actor", "user", "principal", "username"],
+    "action": ["action", "event", "eventName", "operation"],
+    "resource": ["resource", "target", "object"],
+    "ts": ["timestamp", "ts", "time", "@timestamp", "eventTime", "created_at"],
+}
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20
+).filter(lambda s: s.strip() == s and s[:1] not in "{[")
+
+
+@st.composite
+def generic_events(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    moment = draw(
+        st.datetimes(
+            min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+        )
+    )
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    offset = timezone(timedelta(minutes=draw(st.integers(-14 * 60, 14 * 60))))
+    form = draw(st.sampled_from(["iso", "epoch_s", "epoch_ms"]))
+    when: Any = {
+        "iso": moment.astimezone(offset).isoformat(),
+        "epoch_s": moment.timestamp(),
+        "epoch_ms": round(moment.timestamp() * 1000),
+    }[form]
+    values = {"actor": draw(_text), "action": draw(_text), "resource": draw(_text)}
+    source: dict[str, Any] = {draw(st.sampled_from(_NAMES["ts"])): when}
+    for column, value in values.items():
+        name = draw(st.sampled_from(_NAMES[column]))
+        if not draw(st.booleans()):
+            source[name] = value
+        elif column == "action":
+            source["event"] = {"action": value}
+        else:
+            container = draw(st.sampled_from(_NAMES[column][:3]))
+            source[container] = {draw(st.sampled_from(["id", "name"])): value}
+    return source, {"ts": moment, **values}
+
+
+@settings(max_examples=60, deadline=None)
+@given(generic_events())
+def test_any_common_field_name_and_time_form_maps(
+    case: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    source, expected = case
+    row = mapped(source)[0]
+    assert {k: row[k] for k in expected} == expected
+
+
+def test_a_mapping_file_names_the_exports_own_fields(tmp_path: Path) -> None:
+    mapping_file = tmp_path / "m.toml"
+    mapping_file.write_text(
+        '[columns]\nactor = "who.login"\naction = ["op", "verb"]\nts = "when"\n'
+    )
+    mapping = read_mapping(mapping_file)
+    row = mapped(
+        {"when": T.isoformat(), "who": {"login": "carol"}, "verb": "push", "actor": "not-me"},
+        mapping=mapping,
+    )[0]
+    assert (row["ts"], row["actor"], row["action"]) == (T, "carol", "push")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[columns]\nnope = 'x'\n", "unknown column 'nope'"),
+        ("[other]\n", "no \\[columns\\] table"),
+        ("[columns]\nactor = 'a b'\n", "bad field path"),
+        ("[columns\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_mapping_file_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
+    mapping_file = tmp_path / "m.toml"
+    mapping_file.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        read_mapping(mapping_file)
+
+
+WriteLog = Callable[..., Path]

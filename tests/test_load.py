@@ -1,0 +1,197 @@
+"""Loading: provenance, dedup, rejects, transactions, layouts, gzip and stdin."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from auditcli.errors import InputError, ProblemFound
+from auditcli.ingest.sources import expand
+from auditcli.load import LoadOptions, load
+from auditcli.store import Store
+from tests.conftest import event, jsonl
+
+WriteLog = Callable[..., Path]
+
+
+def _load(store: Store, *paths: Path | str, **options: object) -> object:
+    return load(store, expand([str(p) for p in paths]), LoadOptions(**options))  # type: ignore[arg-type]
+
+
+def _rows(store: Store, sql: str) -> list[tuple[object, ...]]:
+    return store.fetchall(sql)
+
+
+def test_every_row_keeps_file_line_and_file_hash(write_log: WriteLog) -> None:
+    path = write_log("a.jsonl", [event(id="e1"), event(id="e2")])
+    store = Store.open(":memory:")
+    _load(store, path)
+    import hashlib
+
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert _rows(
+        store,
+        "SELECT event_id, source_file, source_line, file_sha256 FROM events ORDER BY source_line",
+    ) == [("e1", str(path), 1, sha), ("e2", str(path), 2, sha)]
+    source = _rows(
+        store,
+        "SELECT source_file, file_sha256, events, rejects, first_ts, last_ts, "
+        "source_format FROM sources",
+    )
+    ts = datetime(2026, 3, 12, 14, 2, 11, 482000, tzinfo=UTC)
+    assert source == [(str(path), sha, 2, 0, ts, ts, "generic-json")]
+
+
+def test_raw_is_the_line_exactly_as_read(write_log: WriteLog) -> None:
+    line = b'{ "timestamp" : "2026-03-12T14:02:11Z",  "action":"x", "n": 1.50, "u":"\\u00e9" }'
+    path = write_log("a.jsonl", line + b"\r\n")
+    store = Store.open(":memory:")
+    _load(store, path)
+    assert store.scalar("SELECT raw FROM events") == line.decode()
+
+
+def test_loading_the_same_file_again_adds_nothing(write_log: WriteLog) -> None:
+    path = write_log("a.jsonl", [event(id="e1"), event(id="e2")])
+    store = Store.open(":memory:")
+    first = _load(store, path)
+    again = _load(store, path)
+    copy = write_log("copy-of-a.jsonl", path.read_bytes())
+    third = _load(store, copy)
+    assert store.scalar("SELECT count(*) FROM events") == 2
+    assert store.scalar("SELECT count(*) FROM sources") == 1
+    assert [s.already_loaded for s in first.sources] == [False]  # type: ignore[attr-defined]
+    assert [s.already_loaded for s in again.sources] == [True]  # type: ignore[attr-defined]
+    assert [s.already_loaded for s in third.sources] == [True]  # type: ignore[attr-defined]
+
+
+def test_bad_lines_go_to_rejects_and_good_ones_load(write_log: WriteLog) -> None:
+    content = (
+        jsonl([event(id="ok1")])
+        + b"this is not json\n"
+        + b'{"action": "no time here"}\n'
+        + b"[1, 2, 3]\n"
+        + b"\n   \n"
+        + jsonl([event(id="ok2")])
+    )
+    path = write_log("mixed.jsonl", content)
+    store = Store.open(":memory:")
+    report = _load(store, path)
+    assert store.fetchall("SELECT event_id FROM events ORDER BY source_line") == [
+        ("ok1",),
+        ("ok2",),
+    ]
+    assert store.fetchall("SELECT source_line, reason, raw FROM rejects ORDER BY source_line") == [
+        (2, "not JSON", "this is not json"),
+        (3, "no usable timestamp", '{"action": "no time here"}'),
+        (4, "not a JSON object", "[1, 2, 3]"),
+    ]
+    assert report.rejects == 3  # type: ignore[attr-defined]
+    assert report.first_reject == (str(path), 2, "not JSON")  # type: ignore[attr-defined]
+
+
+def test_strict_fails_on_any_reject_and_commits_nothing(
+    write_log: WriteLog, tmp_path: Path
+) -> None:
+    good = write_log("good.jsonl", [event(id="g")])
+    bad = write_log("bad.jsonl", jsonl([event(id="b")]) + b"{broken\n")
+    db = tmp_path / "case.duckdb"
+    store = Store.open(db)
+    with pytest.raises(ProblemFound, match=r"bad.jsonl:2: not JSON"):
+        _load(store, good, bad, strict=True)
+    store.close()
+    reopened = Store.open(db, read_only=True)
+    assert reopened.scalar("SELECT count(*) FROM events") == 0
+    assert reopened.scalar("SELECT count(*) FROM sources") == 0
+
+
+def test_a_failed_load_leaves_the_database_as_it_was(write_log: WriteLog, tmp_path: Path) -> None:
+    first = write_log("first.jsonl", [event(id="kept")])
+    db = tmp_path / "case.duckdb"
+    store = Store.open(db)
+    _load(store, first)
+    second = write_log("second.jsonl", [event(id="new")])
+    corrupt = write_log("broken.jsonl.gz", gzip.compress(jsonl([event()]))[:-12])
+    with pytest.raises(InputError, match="broken.jsonl.gz"):
+        _load(store, second, corrupt)
+    assert store.fetchall("SELECT event_id FROM events") == [("kept",)]
+    assert store.scalar("SELECT count(*) FROM sources") == 1
+
+
+def test_gzip_is_detected_by_content_not_name(write_log: WriteLog) -> None:
+    path = write_log("no-suffix.jsonl", [event(id="z")], gz=True)
+    store = Store.open(":memory:")
+    _load(store, path)
+    assert store.fetchall("SELECT event_id FROM events") == [("z",)]
+
+
+@pytest.mark.parametrize(
+    ("layout", "content", "lines"),
+    [
+        (
+            "array",
+            b"[" + orjson.dumps(event(id="a")) + b",\n " + orjson.dumps(event(id="b")) + b"]",
+            [0, 1],
+        ),
+        (
+            "records",
+            b'{"Records": ['
+            + orjson.dumps(event(id="a"))
+            + b","
+            + orjson.dumps(event(id="b"))
+            + b"]}",
+            [0, 1],
+        ),
+        ("pretty", b'{\n  "id": "a",\n  "timestamp": "2026-03-12T14:02:11Z"\n}\n', [1]),
+    ],
+)
+def test_arrays_wrappers_and_pretty_documents_load(
+    write_log: WriteLog, layout: str, content: bytes, lines: list[int]
+) -> None:
+    path = write_log(f"{layout}.json", content)
+    store = Store.open(":memory:")
+    _load(store, path)
+    assert [r[0] for r in store.fetchall("SELECT source_line FROM events ORDER BY 1")] == lines
+
+
+def test_directories_load_recursively_in_name_order(write_log: WriteLog, tmp_path: Path) -> None:
+    write_log("logs/b.jsonl", [event(id="b")])
+    write_log("logs/sub/a.jsonl.gz", [event(id="a")], gz=True)
+    write_log("logs/notes.md", b"# not a log\n")
+    refs = expand([str(tmp_path / "logs")])
+    assert [Path(r.name).name for r in refs] == ["b.jsonl", "a.jsonl.gz"]
+
+
+def test_stdin_loads_as_a_source(tmp_path: Path) -> None:
+    store = Store.open(":memory:")
+    data = io.BytesIO(jsonl([event(id="s")]))
+    load(store, expand(["-"]), stdin=data)
+    assert store.fetchall("SELECT event_id, source_file FROM events") == [("s", "<stdin>")]
+
+
+def test_a_missing_path_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="no-such.jsonl: no such file"):
+        expand(["no-such.jsonl"])
+
+
+def test_a_new_shape_later_in_a_file_is_still_mapped(write_log: WriteLog) -> None:
+    same_shape = [event(id=f"e{i}") for i in range(600)]
+    other = {
+        "eventTime": "2026-03-12T15:00:00Z",
+        "user": "bob",
+        "operation": "delete",
+        "target": "db/x",
+        "result": "denied",
+        "uuid": "other-1",
+    }
+    path = write_log("shapes.jsonl", [*same_shape, other])
+    store = Store.open(":memory:")
+    _load(store, path)
+    assert store.fetchall(
+        "SELECT actor, action, resource, outcome FROM events WHERE event_id = 'other-1'"
+    ) == [("bob", "delete", "db/x", "failure")]
