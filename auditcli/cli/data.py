@@ -319,14 +319,20 @@ def sources_command(
     debug: DebugOpt = False,
 ) -> None:
     """Loaded files: path, SHA-256, format, events, rejects, time span, load time."""
+    output_format = format_for(fmt, output)
+    columns = (
+        "source_file, events, rejects, first_ts, last_ts"
+        if output_format is OutputFormat.TABLE
+        else "source_file, file_sha256, source_format, size_bytes, events, rejects, first_ts, "
+        "last_ts, loaded_at"
+    )
     store = Store.open(db_path(db), read_only=True)
     try:
         emit(
             store,
-            "SELECT source_file, file_sha256, source_format, events, rejects, first_ts, last_ts, "
-            "loaded_at FROM sources ORDER BY source_id",
+            f"SELECT {columns} FROM sources ORDER BY source_id",
             [],
-            format_for(fmt, output),
+            output_format,
             output,
             RenderOptions(),
             use_color(no_color, os.environ),

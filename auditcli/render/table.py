@@ -22,8 +22,20 @@ from auditcli.render import RenderOptions
 from auditcli.timeutil import format_short, zone_label
 
 #: Columns that never wrap, and columns cut at a width rather than folded.
-_NARROW = {"outcome", "source_line", "events", "rejects", "actor_type", "resource_type"}
-_CAPPED = {"error": 60, "user_agent": 40, "raw": 120, "file_sha256": 16, "event_id": 32}
+_NARROW = {"outcome", "source_line", "events", "rejects", "source_ip", "source_format"}
+_CAPPED = {
+    "error": 60,
+    "user_agent": 40,
+    "raw": 120,
+    "file_sha256": 16,
+    "event_id": 32,
+    "source_file": 60,
+}
+
+
+_MIN_CUT = {"source_file": 20}
+#: Cut from the left, since their end (a file name) says the most.
+_KEEP_END = {"source_file"}
 
 
 def cell_text(value: Any, options: RenderOptions, max_chars: int | None = None) -> str:
@@ -53,14 +65,23 @@ def write(
             rows.append((cells, row.get("outcome") == "failure"))
     headers = [f"{n} ({zone_label(options.tz)})" if n == "ts" else n for n in names]
     limits = _cut_widths(names, headers, [cells for cells, _ in rows], console.width)
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
-    for name, header in zip(names, headers, strict=True):
+    for name in _KEEP_END & limits.keys():
+        index, width = names.index(name), limits.pop(name)
+        for cells, _ in rows:
+            if len(cells[index]) > width:
+                cells[index] = "…" + cells[index][-(width - 1) :]
+    table = Table(
+        header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False
+    )
+    for index, (name, header) in enumerate(zip(names, headers, strict=True)):
         cut = limits.get(name)
+        unbroken = name in is_time or name in _NARROW
         table.add_column(
             header,
-            no_wrap=name in is_time or name in _NARROW or cut is not None,
+            no_wrap=unbroken or cut is not None,
             overflow="ellipsis" if cut is not None else "fold",
             max_width=cut,
+            min_width=_natural(index, header, rows) if unbroken else None,
             style="cyan" if name in is_time else None,
         )
     for cells, failed in rows:
@@ -80,17 +101,21 @@ def _cut_widths(
     names: list[str], headers: list[str], rows: list[list[str]], width: int
 ) -> dict[str, int]:
     """Widths at which long free-text columns are cut so rows stay one line when possible."""
-    natural = [
-        max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)
-    ]
+    natural = [_natural(i, h, [(r, False) for r in rows]) for i, h in enumerate(headers)]
     flexible = [i for i, n in enumerate(names) if n in _CAPPED]
     gap = 3  # a column's padding and separator in the SIMPLE_HEAD box
     fixed = sum(natural[i] + gap for i in range(len(names)) if i not in flexible)
     room = width - fixed - gap * len(flexible) - 1
     if not flexible or room >= sum(natural[i] for i in flexible):
         return {}
-    share = max(12, room // len(flexible))
-    return {names[i]: share for i in flexible if natural[i] > share}
+    share = room // len(flexible)
+    cuts = {names[i]: max(share, _MIN_CUT.get(names[i], 10)) for i in flexible}
+    return {name: width for name, width in cuts.items() if natural[names.index(name)] > width}
+
+
+def _natural(index: int, header: str, rows: list[tuple[list[str], bool]]) -> int:
+    """The width column ``index`` needs to show every cell on one line."""
+    return max([len(header), *(len(cells[index]) for cells, _ in rows)])
 
 
 def _footer(shown: int, matched: int | None, noun: str) -> str:
