@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditcli.errors import ProblemFound
+from auditcli.firsts import record_first_seen
 from auditcli.ingest import adapter_named, detect, generic
 from auditcli.ingest.adapter import MAPPED_COLUMNS, JsonAdapter, mapping_sql
 from auditcli.ingest.framing import Batch, LinePrefilter, frame
@@ -59,6 +60,7 @@ class SourceResult:
     first_ts: datetime | None
     last_ts: datetime | None
     already_loaded: bool = False
+    source_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def load(
             results.append(result)
             if result.rejects and first_reject is None:
                 first_reject = _first_reject(store, result.sha256)
+        record_first_seen(store, [r.source_id for r in results if r.source_id is not None])
         if options.strict and first_reject is not None:
             file, line, reason = first_reject
             total = sum(r.rejects for r in results)
@@ -209,7 +212,9 @@ def _load_source(
         "SELECT events, rejects, first_ts, last_ts FROM sources WHERE source_id = ?", [source_id]
     )
     assert row is not None
-    return SourceResult(ref.name, sha256, source_format, row[0], row[1], row[2], row[3])
+    return SourceResult(
+        ref.name, sha256, source_format, row[0], row[1], row[2], row[3], source_id=source_id
+    )
 
 
 def _mapper_for(batch: Batch, source_id: int, options: LoadOptions) -> _Mapper:

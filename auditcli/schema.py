@@ -125,6 +125,19 @@ FROM reject_rows r JOIN sources s ON r.source_id = s.source_id
 
 META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
+#: When each actor first appeared, and first used an address, a client or a
+#: resource, over everything loaded: kept up to date by every load so the
+#: timeline's "first time" markers never scan history.
+FIRST_SEEN_DDL = """
+CREATE TABLE IF NOT EXISTS first_seen (
+  kind VARCHAR,
+  actor VARCHAR,
+  value VARCHAR,
+  first_ts TIMESTAMPTZ,
+  PRIMARY KEY (kind, actor, value)
+)
+"""
+
 ALL_DDL = (
     META_DDL,
     SOURCES_DDL,
@@ -132,4 +145,5 @@ ALL_DDL = (
     REJECTS_DDL,
     events_view_ddl(),
     REJECTS_VIEW_DDL,
+    FIRST_SEEN_DDL,
 )

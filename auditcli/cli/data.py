@@ -121,7 +121,7 @@ def _run_load(store: Store, paths: list[str], options: LoadOptions) -> LoadRepor
         progress.close()
 
 
-def _load_options(input_format: str | None, mapping: Path | None, **extra: Any) -> LoadOptions:
+def load_options(input_format: str | None, mapping: Path | None, **extra: Any) -> LoadOptions:
     return LoadOptions(
         input_format=input_format,
         mapping=read_mapping(mapping) if mapping is not None else None,
@@ -156,7 +156,7 @@ def load_command(
     debug: DebugOpt = False,
 ) -> None:
     """Load audit logs into a DuckDB database, with provenance; bad records go to rejects."""
-    options = _load_options(input_format, mapping, strict=strict)
+    options = load_options(input_format, mapping, strict=strict)
     target = db_path(db)
     store = Store.open(target)
     try:
@@ -175,7 +175,7 @@ def load_command(
         )
 
 
-def _open_for_query(
+def open_for_query(
     paths: list[str] | None,
     db: Path | None,
     options: LoadOptions,
@@ -283,8 +283,8 @@ def filter_command(
         sort=parse_sort(sort),
         limit=limit if limit is not None else (TABLE_ROW_CAP if table else None),
     )
-    options = _load_options(input_format, mapping, event_filter=event_filter)
-    store = _open_for_query(paths, db, options)
+    options = load_options(input_format, mapping, event_filter=event_filter)
+    store = open_for_query(paths, db, options)
     try:
         ip_matches = None
         if networks:

@@ -27,6 +27,8 @@ class OutputFormat(enum.StrEnum):
     JSON = "json"
     CSV = "csv"
     PARQUET = "parquet"
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,11 @@ def write_rows(
             from auditcli.render import parquetout
 
             return parquetout.write(reader, out)
+        case OutputFormat.MARKDOWN:
+            from auditcli.render import document
+
+            return document.write_markdown(reader, out, options)
+        case OutputFormat.HTML:
+            from auditcli.render import document
+
+            return document.write_html(reader, out, options)

@@ -1,0 +1,231 @@
+"""``auditcli timeline``: what happened around a moment, in order, at a glance."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta, tzinfo
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditcli.cli.app import (
+    CsvRawOpt,
+    DbOpt,
+    DebugOpt,
+    FormatOpt,
+    InputFormatOpt,
+    MappingOpt,
+    NoColorOpt,
+    OutputOpt,
+    TzOpt,
+    app,
+    command,
+    console_for,
+    format_for,
+    now,
+    output_stream,
+    use_color,
+)
+from auditcli.cli.data import PathsArg, load_options, open_for_query
+from auditcli.errors import InputError, UsageError
+from auditcli.query import EventFilter
+from auditcli.render import OutputFormat, RenderOptions, write_rows
+from auditcli.render import timeline as render_timeline
+from auditcli.timeline import (
+    DEFAULT_SPAN,
+    SENSITIVE_RULES,
+    SensitiveRule,
+    Timeline,
+    TimelineRequest,
+    build,
+    window_around_event,
+    window_at,
+    window_between,
+)
+from auditcli.timeutil import parse_duration, parse_time, zone
+
+TIMELINE_ROW_CAP = 200
+
+
+def read_sensitive_rules(path: Path) -> tuple[SensitiveRule, ...]:
+    """A policy file's ``[sensitive]`` table: category = [glob, ...]; it replaces the defaults."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not valid TOML: {e}") from e
+    table = document.get("sensitive")
+    if not isinstance(table, dict):
+        raise UsageError(
+            f"{path}: no [sensitive] table", 'write e.g.\n[sensitive]\nexport = ["*export*"]'
+        )
+    rules: list[SensitiveRule] = []
+    for category, patterns in table.items():
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise UsageError(f"{path}: sensitive.{category} must be a list of globs")
+        rules.extend(SensitiveRule(category, pattern) for pattern in patterns)
+    return tuple(rules)
+
+
+@app.command("timeline")
+@command
+def timeline_command(
+    paths: PathsArg = None,
+    db: DbOpt = None,
+    at: Annotated[str | None, typer.Option("--at", help="The moment to centre on.")] = None,
+    before: Annotated[
+        str | None, typer.Option("--before", help="How long before the centre [15m].")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option("--after", help="How long after the centre [15m].")
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Total span, centred (e.g. 30m).")
+    ] = None,
+    around: Annotated[
+        str | None, typer.Option("--around", help="Centre on this event id and mark it.")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (inclusive).")] = None,
+    actor: Annotated[list[str] | None, typer.Option("--actor", help="Seed: who acted.")] = None,
+    resource: Annotated[
+        list[str] | None, typer.Option("--resource", help="Seed: what was acted on.")
+    ] = None,
+    action: Annotated[
+        list[str] | None, typer.Option("--action", help="Seed: what was done.")
+    ] = None,
+    request_id: Annotated[
+        list[str] | None, typer.Option("--request-id", help="Seed: a request id.")
+    ] = None,
+    session_id: Annotated[
+        list[str] | None, typer.Option("--session-id", help="Seed: a session id.")
+    ] = None,
+    ip: Annotated[list[str] | None, typer.Option("--ip", help="Seed: address or CIDR.")] = None,
+    expand: Annotated[
+        bool, typer.Option("--expand", help="Pivot one hop from the seeds (see --hops).")
+    ] = False,
+    hops: Annotated[
+        int | None, typer.Option("--hops", min=0, max=10, help="Pivot this many hops.")
+    ] = None,
+    sensitive: Annotated[
+        Path | None,
+        typer.Option("--sensitive", help="TOML [sensitive] table replacing the default rules."),
+    ] = None,
+    no_collapse: Annotated[
+        bool, typer.Option("--no-collapse", help="Show repeated events one by one.")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=0, help=f"At most N rows in tables [{TIMELINE_ROW_CAP}]."),
+    ] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    tz: TzOpt = None,
+    input_format: InputFormatOpt = None,
+    mapping: MappingOpt = None,
+    no_color: NoColorOpt = False,
+    csv_raw: CsvRawOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """What happened around a moment: seeds, pivots, markers, in time order.
+
+    Say when with --at (and --before/--after or --window), --around EVENT_ID, or
+    --since/--until. Every row says why it is included; markers flag failures,
+    first appearances, new addresses, clients and resources, and sensitive actions.
+    """
+    zone_info = zone(tz)
+    clock = now()
+    seeds = EventFilter(
+        actors=tuple(actor or ()),
+        resources=tuple(resource or ()),
+        actions=tuple(action or ()),
+        request_ids=tuple(request_id or ()),
+        session_ids=tuple(session_id or ()),
+        ips=tuple(ip or ()),
+    )
+    rules = read_sensitive_rules(sensitive) if sensitive is not None else SENSITIVE_RULES
+    output_format = format_for(fmt, output)
+    spans = _spans(before, after, window)
+    if at is None and around is None and (since is None or until is None):
+        raise UsageError(
+            "say when the timeline is",
+            "use --at TIME (with --before/--after or --window), --around EVENT_ID, "
+            "or --since and --until",
+        )
+    store = open_for_query(paths, db, load_options(input_format, mapping))
+    try:
+        if around is not None:
+            chosen = window_around_event(store, around, *spans)
+        elif at is not None:
+            chosen = window_at(parse_time(at, now=clock, tz=zone_info), *spans)
+        else:
+            assert since is not None and until is not None
+            chosen = window_between(
+                parse_time(since, now=clock, tz=zone_info),
+                parse_time(until, now=clock, tz=zone_info),
+            )
+        request = TimelineRequest(
+            chosen, seeds, hops if hops is not None else (1 if expand else 0), rules
+        )
+        result = build(store, request)
+        _write(
+            result,
+            output_format,
+            output,
+            zone_info,
+            not no_collapse,
+            limit,
+            use_color(no_color, os.environ),
+            csv_raw,
+        )
+    finally:
+        store.close()
+
+
+def _spans(
+    before: str | None, after: str | None, window: str | None
+) -> tuple[timedelta, timedelta]:
+    if window is not None:
+        if before is not None or after is not None:
+            raise UsageError("--window and --before/--after do not go together")
+        half = parse_duration(window) / 2
+        return half, half
+    return (
+        parse_duration(before) if before is not None else DEFAULT_SPAN,
+        parse_duration(after) if after is not None else DEFAULT_SPAN,
+    )
+
+
+def _write(
+    result: Timeline,
+    output_format: OutputFormat,
+    output: Path | None,
+    tz: tzinfo,
+    collapse: bool,
+    limit: int | None,
+    color: bool,
+    csv_raw: bool,
+) -> None:
+    with output_stream(output) as stream:
+        match output_format:
+            case OutputFormat.TABLE:
+                console = console_for(stream, color)
+                render_timeline.write_table(
+                    result,
+                    console,
+                    tz,
+                    collapse=collapse,
+                    max_rows=limit if limit is not None else TIMELINE_ROW_CAP,
+                )
+            case OutputFormat.MARKDOWN:
+                render_timeline.write_markdown(result, stream, tz, collapse=collapse)
+            case OutputFormat.HTML:
+                render_timeline.write_html(result, stream, tz, collapse=collapse)
+            case _:
+                rows = result.rows if limit is None else result.rows.slice(0, limit)
+                write_rows(
+                    rows.to_reader(), output_format, stream, RenderOptions(tz=tz, csv_raw=csv_raw)
+                )
