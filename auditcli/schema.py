@@ -34,6 +34,11 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("request_id", "VARCHAR", "the request id"),
     Column("session_id", "VARCHAR", "the session id"),
     Column("error", "VARCHAR", "error code or message of a failure"),
+    Column(
+        "extra",
+        "VARCHAR",
+        "a JSON object of format-specific pivots (access key id, session issuer, ...), or NULL",
+    ),
     Column("source_format", "VARCHAR", "the adapter that mapped the event"),
     Column("source_file", "VARCHAR", "the file it was read from"),
     Column("source_line", "BIGINT", "1-based line, or 0-based index in a JSON array"),

@@ -195,6 +195,7 @@ def test_machine_output_carries_every_canonical_column_in_utc(run: Run, loaded: 
         "request_id",
         "session_id",
         "error",
+        "extra",
         "source_format",
         "source_file",
         "source_line",

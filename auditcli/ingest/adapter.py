@@ -32,6 +32,7 @@ MAPPED_COLUMNS = (
     "request_id",
     "session_id",
     "error",
+    "extra",
 )
 
 _PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
