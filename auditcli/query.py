@@ -9,6 +9,7 @@ alternatives, different options must all hold.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,12 @@ from auditcli.schema import EVENT_COLUMN_NAMES, SELECTABLE
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d+")
+_BRACKETED_WITH_PORT = re.compile(r"\[([^\]]+)\](?::\d+)?")
 #: A prefilter literal shorter than this would keep most lines anyway.
 _MIN_NEEDLE = 3
+#: Every spelling of the ``ffff`` group that an IPv4-mapped IPv6 address
+#: (``::ffff:a00:1``, which --ip 10.0.0.1 matches) must contain.
+_MAPPED_MARKERS = [bytes(p) for p in itertools.product(*[b"fF"] * 4)]
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -70,17 +75,18 @@ def parse_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     value = text.strip()
-    port = _IPV4_WITH_PORT.fullmatch(value)
+    port = _IPV4_WITH_PORT.fullmatch(value) or _BRACKETED_WITH_PORT.fullmatch(value)
     if port:
         value = port.group(1)
-    value = value.strip("[]")
     try:
         return ipaddress.ip_address(value)
     except ValueError:
         return None
 
 
-def matching_addresses(candidates: Iterable[str | None], networks: Sequence[IpNetwork]) -> list[str]:
+def matching_addresses(
+    candidates: Iterable[str | None], networks: Sequence[IpNetwork]
+) -> list[str]:
     """Those of ``candidates`` (source_ip texts as stored) inside any of ``networks``."""
     hits = []
     for text in candidates:
@@ -149,15 +155,48 @@ def prefilter_needles(event_filter: EventFilter, verbatim: frozenset[str]) -> li
     if event_filter.ips and "source_ip" in verbatim:
         literals = [ip.strip() for ip in event_filter.ips]
         if all(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", lit) for lit in literals):
-            return [lit.encode() for lit in literals]
+            return [lit.encode() for lit in literals] + _MAPPED_MARKERS
     return None
 
 
 def _longest_literal(value: str) -> str:
     if not _GLOB_CHARS.search(value):
         return value
-    pieces = re.split(r"\*|\?|\[[^\]]*\]?", value)
-    return max(pieces, key=len)
+    return max(_glob_literals(value), key=len)
+
+
+def _glob_literals(glob: str) -> list[str]:
+    """The runs of ``glob`` that match only themselves, in DuckDB GLOB syntax.
+
+    ``\\`` escapes the next character; a class ``[...]`` may start with ``!`` and
+    then ``]`` as a member; an unclosed ``[`` matches nothing, so what follows is moot.
+    """
+    pieces: list[str] = []
+    current: list[str] = []
+    position = 0
+    while position < len(glob):
+        char = glob[position]
+        if char == "\\" and position + 1 < len(glob):
+            current.append(glob[position + 1])
+            position += 2
+            continue
+        if char not in "*?[\\":
+            current.append(char)
+            position += 1
+            continue
+        pieces.append("".join(current))
+        current = []
+        if char != "[":
+            position += 1
+            continue
+        members = position + 1 + glob.startswith("!", position + 1)
+        members += glob.startswith("]", members)
+        close = glob.find("]", members)
+        if close < 0:
+            break
+        position = close + 1
+    pieces.append("".join(current))
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -216,8 +255,9 @@ def select_sql(
     return sql, params
 
 
-def count_sql(event_filter: EventFilter, *, ip_matches: Sequence[str] | None = None,
-              table: str = "events") -> tuple[str, list[Any]]:
+def count_sql(
+    event_filter: EventFilter, *, ip_matches: Sequence[str] | None = None, table: str = "events"
+) -> tuple[str, list[Any]]:
     """SELECT count(*) of the events ``event_filter`` keeps."""
     condition, params = where_clause(event_filter, ip_matches=ip_matches)
     return f"SELECT count(*) FROM {table} WHERE {condition}", params

@@ -45,7 +45,12 @@ class Store:
         try:
             connection = duckdb.connect(where, read_only=read_only)
         except duckdb.Error as e:
-            raise StoreError(f"cannot open database {where}: {_first_line(e)}") from e
+            hint = (
+                "another process (a running `auditcli load`?) has it open; try again when it ends"
+                if "lock" in str(e).lower()
+                else None
+            )
+            raise StoreError(f"cannot open database {where}: {_first_line(e)}", hint) from e
         store = cls(connection, where)
         store._prepare(create=not read_only)
         return store

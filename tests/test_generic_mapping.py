@@ -223,3 +223,14 @@ def test_a_bad_mapping_file_is_a_usage_error(tmp_path: Path, text: str, message:
 
 
 WriteLog = Callable[..., Path]
+
+
+def test_a_value_starting_with_a_bracket_is_kept() -> None:
+    row = mapped({"timestamp": T.isoformat(), "actor": "[bot] deploy", "source_ip": "[::1]:443"})
+    assert (row[0]["actor"], row[0]["source_ip"]) == ("[bot] deploy", "[::1]:443")
+
+
+def test_a_field_that_changes_shape_later_in_a_file_still_maps() -> None:
+    early = [{"timestamp": T.isoformat(), "resource": f"db/{i}", "action": "a"} for i in range(600)]
+    late = {"timestamp": T.isoformat(), "resource": {"id": "db/late"}, "action": "a"}
+    assert mapped(*early, late)[-1]["resource"] == "db/late"

@@ -40,10 +40,13 @@ _PATH_PART = re.compile(r"([A-Za-z0-9_@$:\-]+)((?:\[\d+\])*)")
 
 #: SQL macros the mapping expressions may call; created on each connection.
 MACROS = (
-    # A scalar's text from json_extract_string; NULL for "", objects and arrays
-    # (a string value that itself starts with { or [ is treated as absent too).
+    # A scalar's text from json_extract_string; NULL for "", objects and arrays. A
+    # string that starts with { or [ but is not JSON (an actor "[bot] x") is kept; one
+    # that is itself valid JSON text cannot be told from an object and counts as absent.
     """CREATE OR REPLACE TEMP MACRO _s(v) AS
-       CASE WHEN v = '' OR left(v, 1) IN ('{', '[') THEN NULL ELSE v END""",
+       CASE WHEN v = '' THEN NULL
+            WHEN left(v, 1) IN ('{', '[') AND json_valid(v) THEN NULL
+            ELSE v END""",
     # Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by size.
     """CREATE OR REPLACE TEMP MACRO _epoch(v) AS
        CASE WHEN abs(v) < 1e11 THEN to_timestamp(v)

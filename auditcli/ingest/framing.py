@@ -9,6 +9,7 @@ whether a record is valid JSON: the mapper does that in bulk and rejects it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,7 +109,12 @@ def _document_from(data: bytes) -> _Document | None:
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
+        try:
+            # orjson refuses lone surrogate escapes ("\\ud800"); one such value must
+            # cost only its own record, not the framing of the whole document.
+            parsed = json.loads(data)
+        except ValueError:
+            return None
     text = data.decode("utf-8")
     if isinstance(parsed, list):
         return _Document(text, element_spans(text, text.index("[")))
@@ -203,7 +209,6 @@ def _line_batches(
 ) -> Iterator[Batch]:
     pending = head
     next_line = 1
-    crlf = b"\r\n" in head[:65536]
     while True:
         block = stream.read(chunk_bytes)
         data = pending + block if block else pending
@@ -214,7 +219,7 @@ def _line_batches(
             pending = data
             continue
         pending = data[cut:]
-        if crlf:
+        if data.find(b"\r\n", 0, cut) >= 0:
             data = data[:cut].replace(b"\r\n", b"\n")
             cut = len(data)
         if prefilter.needles is None:
@@ -277,4 +282,6 @@ def _candidate_lines(data: bytes, first_line: int, needles: list[bytes]) -> Batc
         numbers.append(line)
     raw = [p.decode("utf-8", "backslashreplace") for p in pieces]
     doc = [p.decode("utf-8", "replace") for p in pieces]
-    return Batch(pa.array(raw, pa.string()), pa.array(doc, pa.string()), pa.array(numbers, pa.int64()))
+    return Batch(
+        pa.array(raw, pa.string()), pa.array(doc, pa.string()), pa.array(numbers, pa.int64())
+    )

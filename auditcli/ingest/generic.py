@@ -156,23 +156,17 @@ def with_user_paths(user: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ..
 def pruned_for(
     sample: list[dict[str, Any]], candidates: dict[str, tuple[str, ...]] = CANDIDATES
 ) -> JsonAdapter:
-    """The adapter restricted to the paths that hold a value in ``sample``.
+    """The adapter restricted to the paths under top-level keys that ``sample`` uses.
 
     Extracting a hundred candidate paths per event costs more than the rest of a
-    load; a file's events mostly share one shape. Use it with the full adapter as
-    ``fallback`` so an event of another shape is still mapped.
+    load, and a file's events mostly share one shape. Every path under a key the
+    sample has is kept, so a key that is a string in one event and an object in
+    another still maps; use it with the full adapter as ``fallback`` so an event
+    with new keys still gets its time, actor and action.
     """
-    kept: dict[str, tuple[str, ...]] = {}
-    for column, paths in candidates.items():
-        present = tuple(p for p in paths if any(_scalar_at(event, p) for event in sample))
-        kept[column] = present
+    keys = {key for event in sample for key in event}
+    kept = {
+        column: tuple(p for p in paths if p.split(".", 1)[0] in keys)
+        for column, paths in candidates.items()
+    }
     return build(kept)
-
-
-def _scalar_at(event: Any, path: str) -> bool:
-    value = event
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return False
-        value = value.get(part)
-    return value is not None and value != "" and not isinstance(value, dict | list)

@@ -6,8 +6,8 @@ show it as text (``--csv-raw`` turns that off).
 
 from __future__ import annotations
 
-import csv
 import io
+import re
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -17,6 +17,8 @@ import pyarrow as pa
 from auditcli.privacy.text import spreadsheet_safe
 from auditcli.render import RenderOptions
 from auditcli.timeutil import format_ts
+
+_NEEDS_QUOTES = re.compile('[",\r\n]')
 
 
 def _cell(value: Any, safe: bool) -> str:
@@ -31,16 +33,26 @@ def _cell(value: Any, safe: bool) -> str:
     return spreadsheet_safe(text) if safe else text
 
 
+def _line(cells: list[str]) -> str:
+    """One RFC 4180 record; a lone CR is quoted too (``csv.writer`` leaves it bare
+    when the line end is ``\\n``, and readers then split the row there)."""
+    if cells == [""]:
+        return '""\n'
+    return (
+        ",".join('"' + c.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c) else c for c in cells)
+        + "\n"
+    )
+
+
 def write(reader: pa.RecordBatchReader, out: BinaryIO, options: RenderOptions) -> int:
     """Write ``reader`` as CSV to ``out``; return the row count."""
     text = io.TextIOWrapper(out, encoding="utf-8", errors="replace", newline="", write_through=True)
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(reader.schema.names)
+    text.write(_line(reader.schema.names))
     safe = not options.csv_raw
     count = 0
     for batch in reader:
         rows = batch.to_pylist()
-        writer.writerows([_cell(v, safe) for v in row.values()] for row in rows)
+        text.write("".join(_line([_cell(v, safe) for v in row.values()]) for row in rows))
         count += len(rows)
     text.flush()
     text.detach()

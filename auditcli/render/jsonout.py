@@ -7,6 +7,7 @@ than failing, so output stays valid JSON for any input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -14,6 +15,7 @@ import orjson
 import pyarrow as pa
 
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def rows(reader: pa.RecordBatchReader) -> Iterator[dict[str, Any]]:
@@ -32,7 +34,7 @@ def dumps(row: dict[str, Any]) -> bytes:
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
     if isinstance(value, list):

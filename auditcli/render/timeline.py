@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 _BARS = " ▁▂▃▄▅▆▇█"
 #: How markers read in tables (machine formats keep the tokens).
 MARKER_LABELS = {
-    "centre": "◆ centre",
-    "failure": "✗ failed",
-    "first-seen-actor": "★ new actor",
-    "new-ip": "★ new ip",
-    "new-user-agent": "★ new agent",
-    "new-resource": "★ new resource",
+    "centre": "◆centre",
+    "failure": "✗failed",
+    "first-seen-actor": "★actor",
+    "new-ip": "★ip",
+    "new-user-agent": "★agent",
+    "new-resource": "★resource",
 }
+LEGEND = "★ first time (actor, ip, agent, resource) · ⚠ sensitive · ✗ failed · ◆ centre"
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Line:
 
 def marker_text(markers: list[str]) -> str:
     """Markers as people read them."""
-    return ", ".join(MARKER_LABELS.get(m, m.replace("sensitive:", "⚠ ")) for m in markers)
+    return " ".join(MARKER_LABELS.get(m, m.replace("sensitive:", "⚠")) for m in markers)
 
 
 def offset_text(seconds: float) -> str:
@@ -118,6 +119,7 @@ def summary_lines(timeline: Timeline, tz: tzinfo) -> list[str]:
         f"{zone_label(tz)} · {centre}",
         f"{timeline.events:,} events · {timeline.actors:,} actors · "
         f"{timeline.resources:,} resources · {timeline.failures:,} failures",
+        LEGEND,
     ]
 
 
@@ -127,20 +129,16 @@ def _one_day(timeline: Timeline, tz: tzinfo) -> bool:
 
 
 def _time_header(timeline: Timeline, tz: tzinfo) -> str:
-    if _one_day(timeline, tz):
-        return f"time ({zone_label(tz)}, {timeline.window.start.astimezone(tz).date()})"
-    return f"time ({zone_label(tz)})"
+    return "time" if _one_day(timeline, tz) else f"time ({zone_label(tz)})"
 
 
 def _cells(run: Run, tz: tzinfo, one_day: bool) -> list[str]:
     row = run.row
     cut = 11 if one_day else 0
     when = format_short(run.ts, tz)[cut:]
-    if run.count > 1 and run.last_ts is not None:
-        when += f" → {format_short(run.last_ts, tz)[11:]}"
     action = visible(row["action"] or "")
-    if run.count > 1:
-        action = f"{action} ×{run.count}"
+    if run.count > 1 and run.last_ts is not None:
+        action = f"{action} ×{run.count} (→{format_short(run.last_ts, tz)[11:19]})"
     return [
         when,
         offset_text(row["offset_s"]),
