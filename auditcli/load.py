@@ -185,9 +185,7 @@ def _load_source(
             if mapper is None:
                 mapper = _mapper_for(batch, source_id, options)
                 if options.event_filter is not None:
-                    prefilter.needles = prefilter_needles(
-                        options.event_filter, mapper.adapter.verbatim
-                    )
+                    prefilter.needles = _needles(options.event_filter, mapper.adapter)
             _insert_batch(store, batch, mapper)
             if progress is not None:
                 progress(source.bytes_read - reported)
@@ -198,6 +196,9 @@ def _load_source(
         for table in ("event_rows", "reject_rows", "sources"):
             store.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
         return SourceResult(ref.name, sha256, "", 0, 0, None, None, already_loaded=True)
+    if mapper is not None:
+        for statement in mapper.adapter.post_load:
+            store.execute(statement, {"source_id": source_id})
     source_format = mapper.adapter.name if mapper else "empty"
     store.execute(
         """UPDATE sources SET file_sha256 = ?, source_format = ?, size_bytes = ?,
@@ -229,7 +230,7 @@ def _mapper_for(batch: Batch, source_id: int, options: LoadOptions) -> _Mapper:
         full = adapter = detect(sample)
     if full.name == generic.GENERIC.name and options.mapping is None:
         adapter = generic.pruned_for(sample)
-    select = mapping_sql(adapter, fallback=full if adapter is not full else None)
+    select = mapping_sql(adapter, fallback=full if adapter is not full else full.fallback)
     columns = ", ".join(MAPPED_COLUMNS)
     condition, params = "TRUE", list[Any]()
     if options.event_filter is not None:
@@ -244,6 +245,15 @@ def _mapper_for(batch: Batch, source_id: int, options: LoadOptions) -> _Mapper:
         f"FROM ({select}) WHERE reject_reason IS NOT NULL AND reject_reason <> 'blank'"
     )
     return _Mapper(source_id, full, insert_sql, reject_sql, params)
+
+
+def _needles(event_filter: EventFilter, adapter: JsonAdapter) -> list[bytes] | None:
+    """The prefilter's needles; with an embedded event, also as written inside a JSON string."""
+    needles = prefilter_needles(event_filter, adapter.verbatim)
+    if needles is None or adapter.embedded is None:
+        return needles
+    nested = (orjson.dumps(needle.decode())[1:-1] for needle in needles)
+    return list(dict.fromkeys([*needles, *nested]))
 
 
 def _sample(batch: Batch) -> list[dict[str, Any]]:

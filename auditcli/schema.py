@@ -113,6 +113,13 @@ def events_view_ddl() -> str:
     )
 
 
+def event_stages_ddl() -> str:
+    """Records moved out of ``event_rows`` after a load, shaped like it: the earlier
+    stages of a Kubernetes request whose final stage was loaded (see
+    ``ingest.k8s_audit``), kept findable by their ``event_id`` (the auditID)."""
+    return event_rows_ddl().replace("event_rows", "event_stages", 1)
+
+
 REJECTS_DDL = """
 CREATE TABLE IF NOT EXISTS reject_rows (
   source_id INTEGER,
@@ -147,6 +154,7 @@ ALL_DDL = (
     META_DDL,
     SOURCES_DDL,
     event_rows_ddl(),
+    event_stages_ddl(),
     REJECTS_DDL,
     events_view_ddl(),
     REJECTS_VIEW_DDL,

@@ -12,10 +12,31 @@ from typing import Any
 
 from auditcli.errors import UsageError
 from auditcli.ingest.adapter import JsonAdapter
+from auditcli.ingest.azure import AZURE_ACTIVITY, ENTRA_SIGNIN
+from auditcli.ingest.cloudtrail import CLOUDTRAIL
+from auditcli.ingest.gcp_audit import GCP_AUDIT
 from auditcli.ingest.generic import GENERIC
+from auditcli.ingest.github_audit import GITHUB_AUDIT
+from auditcli.ingest.gworkspace import GOOGLE_WORKSPACE
+from auditcli.ingest.k8s_audit import K8S_AUDIT
+from auditcli.ingest.m365 import M365_UAL
+from auditcli.ingest.ocsf import OCSF
+from auditcli.ingest.okta import OKTA
 
 #: Specific adapters first; generic-json is the fallback.
-ADAPTERS: tuple[JsonAdapter, ...] = (GENERIC,)
+ADAPTERS: tuple[JsonAdapter, ...] = (
+    OCSF,
+    CLOUDTRAIL,
+    K8S_AUDIT,
+    GCP_AUDIT,
+    ENTRA_SIGNIN,
+    AZURE_ACTIVITY,
+    M365_UAL,
+    OKTA,
+    GITHUB_AUDIT,
+    GOOGLE_WORKSPACE,
+    GENERIC,
+)
 
 
 def adapter_named(name: str) -> JsonAdapter:

@@ -37,6 +37,9 @@ MAPPED_COLUMNS = (
 
 _PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
 _PATH_PART = re.compile(r"([A-Za-z0-9_@$:\-]+)((?:\[\d+\])*)")
+#: A name holding other characters (a claim URI), in double quotes: ``claims."http://..."``.
+_QUOTED_PART = re.compile(r'"([^"]+)"((?:\[\d+\])*)')
+_QUOTED_PARTS = re.compile(r'"[^"]*"(?:\[\d+\])*|[^."]+|"')
 
 #: SQL macros the mapping expressions may call; created on each connection.
 MACROS = (
@@ -86,6 +89,17 @@ class JsonAdapter:
     verbatim: frozenset[str] = frozenset()
     """Columns whose value is always copied unchanged from one source string, so a
     line that lacks the value's text cannot match it (lets filters skip parsing)."""
+    embedded: str | None = None
+    """Path of the real event when a record wraps it, as an object or as a JSON
+    string holding one (CloudTrail Event history's ``CloudTrailEvent``). A record
+    that has it is mapped with the wrapped event's fields laid over its own (JSON
+    merge patch); ``raw`` stays the whole record."""
+    fallback: JsonAdapter | None = None
+    """A second mapping for the records in which this one finds no time, actor or
+    action (other shapes of the same format); it fills only the columns left empty."""
+    post_load: tuple[str, ...] = ()
+    """SQL statements run once after each source this adapter loaded, with the
+    source's id bound to ``$source_id``."""
 
     def __post_init__(self) -> None:
         unknown = set(self.columns) - set(EVENT_COLUMN_NAMES)
@@ -108,12 +122,13 @@ def time_of(*paths: str) -> str:
 def json_path(path: str) -> str:
     """A dotted path (``actor.id``, ``sourceIPs[0]``) as a DuckDB JSON path."""
     out = ["$"]
-    for part in path.split("."):
-        match = _PATH_PART.fullmatch(part)
+    parts = _QUOTED_PARTS.findall(path) if '"' in path else path.split(".")
+    for part in parts if ".".join(parts) == path else [""]:
+        match = _PATH_PART.fullmatch(part) or _QUOTED_PART.fullmatch(part)
         if match is None:
             raise UsageError(
                 f"bad field path {path!r}",
-                "use dotted names of letters, digits, _ @ $ : -, and [N] indexes",
+                'use dotted names of letters, digits, _ @ $ : -, "quoted names", and [N] indexes',
             )
         out.append(f'."{match.group(1)}"{match.group(2)}')
     return "".join(out)
@@ -145,7 +160,7 @@ def mapping_sql(
   SELECT *, CASE WHEN x IS NULL OR {_expr_of(adapter, "ts", "x")} IS NULL
                    OR {_expr_of(adapter, "actor", "x")} IS NULL
                    OR {_expr_of(adapter, "action", "x")} IS NULL
-              THEN try(json_extract_string(doc, {_sql_list(full_paths)})) END AS y
+              THEN try(json_extract_string({_doc_sql(fallback)}, {_sql_list(full_paths)})) END AS y
   FROM parsed
 )"""
     columns["event_id"] = f"coalesce({columns['event_id']}, 'h:' || left(md5(raw), 16))"
@@ -153,7 +168,7 @@ def mapping_sql(
     selected = ",\n    ".join(f"{expr} AS {col}" for col, expr in columns.items())
     return f"""
 WITH parsed AS (
-  SELECT raw, doc, line, try(json_extract_string(doc, {path_list})) AS x
+  SELECT raw, doc, line, try(json_extract_string({_doc_sql(adapter)}, {path_list})) AS x
   FROM {source}
   WHERE doc <> ''
 ){second}, mapped AS (
@@ -188,6 +203,18 @@ def _expr_of(adapter: JsonAdapter, column: str, var: str) -> str:
     paths: list[str] = []
     _expressions(adapter, paths, var)  # fixes the slot order used by the main select
     return _expressions(adapter, paths, var)[column]
+
+
+def _doc_sql(adapter: JsonAdapter) -> str:
+    """SQL for the JSON text ``adapter`` maps: ``doc``, with its embedded event laid over it."""
+    if adapter.embedded is None:
+        return "doc"
+    path = json_path(adapter.embedded)
+    key = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    inner = f"json_extract_string(doc, {_sql_list([path])[1:-1]})"
+    return f"""CASE WHEN contains(doc, {_sql_list([key])[1:-1]}) THEN coalesce(try(
+      CASE WHEN json_type({inner}) = 'OBJECT'
+           THEN CAST(json_merge_patch(doc, {inner}) AS VARCHAR) END), doc) ELSE doc END"""
 
 
 def _sql_list(paths: list[str]) -> str:
