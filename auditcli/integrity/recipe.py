@@ -1,0 +1,215 @@
+"""Chain recipes: which bytes of an event are hashed, how, and how an event names its link.
+
+A recipe is the only scheme-specific piece of verification: the verifier walks links
+and never looks inside an event itself, so an exporter's own scheme is added by writing
+a recipe (see keybase.py), not by touching the verifier. This module owns the
+:class:`ChainRecipe` seam and auditcli's own scheme, ``auditcli-chain/1``. Recipes must
+be picklable (worker processes receive them) and must never read files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from itertools import repeat
+from operator import methodcaller
+from typing import Any, Protocol
+
+from auditcli.errors import InputError, UsageError
+from auditcli.integrity.canonical import canonicalize_many, fast_canonicalize
+
+__all__ = [
+    "SCHEME",
+    "AuditChainRecipe",
+    "ChainRecipe",
+    "DigestAlgorithm",
+    "EventShapeError",
+    "Examined",
+    "ExaminedMany",
+]
+
+SCHEME = "auditcli-chain/1"
+
+Examined = tuple[str, str, str | None]
+"""(stored hash, hash computed from the content, claimed predecessor hash)."""
+
+ExaminedMany = tuple[list[str | None], list[str | None], list[str | None]]
+"""Stored hashes, computed hashes and claimed predecessors of many events, in order."""
+
+
+class EventShapeError(InputError):
+    """An event lacks the members a recipe needs (it is reported as malformed)."""
+
+
+class ChainRecipe(Protocol):
+    """One hash-chain scheme, as the verifier sees it."""
+
+    @property
+    def scheme(self) -> str:
+        """Name of the scheme, e.g. ``auditcli-chain/1``."""
+        ...
+
+    @property
+    def genesis(self) -> str | None:
+        """The predecessor value the first event of the chain names."""
+        ...
+
+    def sequence(self, event: dict[str, Any]) -> int | None:
+        """The event's consecutive sequence number, if the scheme has one."""
+        ...
+
+    def examine(self, event: dict[str, Any]) -> Examined:
+        """Read one parsed event (which it may consume); raise EventShapeError if unfit."""
+        ...
+
+    def examine_many(self, events: list[dict[str, Any]]) -> ExaminedMany | None:
+        """``examine`` of each event, faster; None to have them examined one by one.
+
+        It may return None after consuming the events; ``return None`` is a valid body.
+        """
+        ...
+
+
+class DigestAlgorithm(StrEnum):
+    """Digest functions auditcli-chain/1 allows; keyed mode uses HMAC over the same one."""
+
+    SHA256 = "sha256"
+    SHA512 = "sha512"
+    BLAKE2B = "blake2b"  # BLAKE2b-512
+
+    @property
+    def hex_length(self) -> int:
+        """Number of hex characters in one digest."""
+        return 64 if self is DigestAlgorithm.SHA256 else 128
+
+    def new(self, data: bytes = b"") -> Any:
+        """A fresh hashlib object of this algorithm, fed data."""
+        return _CONSTRUCTORS[self](data)
+
+
+_CONSTRUCTORS: dict[DigestAlgorithm, Callable[[bytes], Any]] = {
+    DigestAlgorithm.SHA256: hashlib.sha256,
+    DigestAlgorithm.SHA512: hashlib.sha512,
+    DigestAlgorithm.BLAKE2B: hashlib.blake2b,
+}
+
+
+@lru_cache(maxsize=8)
+def _hmac_pads(algorithm: DigestAlgorithm, key: bytes) -> tuple[Any, Any]:
+    """Return hash states after absorbing the RFC 2104 inner and outer padded keys."""
+    inner = algorithm.new()
+    block = inner.block_size
+    if len(key) > block:
+        key = algorithm.new(key).digest()
+    key = key.ljust(block, b"\0")
+    inner.update(bytes(b ^ 0x36 for b in key))
+    outer = algorithm.new(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
+
+
+@dataclass(frozen=True)
+class AuditChainRecipe:
+    """auditcli-chain/1: hash = hex(DIGEST(JCS(event without its hash member))).
+
+    ``prev_hash`` stays inside the hashed bytes, so each hash binds its link. With a key
+    the digest is HMAC-DIGEST(key, ...). ``genesis_hash`` overrides the all-zero predecessor
+    of the first event, to verify a slice of a longer chain.
+    """
+
+    algorithm: DigestAlgorithm = DigestAlgorithm.SHA256
+    key: bytes | None = field(default=None, repr=False)
+    hash_field: str = "hash"
+    prev_field: str = "prev_hash"
+    seq_field: str | None = "seq"
+    genesis_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.key is not None and not self.key:
+            raise UsageError("the HMAC key is empty", "give a key file with at least 32 bytes")
+        if self.hash_field == self.prev_field:
+            raise UsageError("the hash and prev-hash member names must differ")
+        if self.genesis_hash is not None and not self._is_digest(self.genesis_hash):
+            raise UsageError(
+                f"genesis hash must be {self.algorithm.hex_length} lowercase hex digits",
+                "pass the hash of the event just before the slice",
+            )
+
+    @property
+    def scheme(self) -> str:
+        """Name of the scheme."""
+        return SCHEME
+
+    @property
+    def keyed(self) -> bool:
+        """True in HMAC mode."""
+        return self.key is not None
+
+    @property
+    def genesis(self) -> str:
+        """The first event's prev_hash: all zeros unless a slice's genesis was given."""
+        return self.genesis_hash or "0" * self.algorithm.hex_length
+
+    def sequence(self, event: dict[str, Any]) -> int | None:
+        """The ``seq`` member, when it is an integer."""
+        value = event.get(self.seq_field) if self.seq_field is not None else None
+        return value if type(value) is int else None
+
+    def _is_digest(self, text: str) -> bool:
+        return len(text) == self.algorithm.hex_length and _LOWER_HEX.fullmatch(text) is not None
+
+    def digest(self, data: bytes) -> str:
+        """Lowercase hex DIGEST(data), or HMAC-DIGEST(key, data) in keyed mode."""
+        if self.key is None:
+            return str(self.algorithm.new(data).hexdigest())
+        inner, outer = _hmac_pads(self.algorithm, self.key)
+        inner = inner.copy()
+        inner.update(data)
+        outer = outer.copy()
+        outer.update(inner.digest())
+        return str(outer.hexdigest())
+
+    def hash_event(self, event: dict[str, Any]) -> str:
+        """Hash of an event that has no hash member (it may hold prev_hash and seq)."""
+        return self.digest(fast_canonicalize(event))
+
+    def examine(self, event: dict[str, Any]) -> Examined:
+        """Pop the stored hash, recompute it from the rest and read the link."""
+        stored = event.pop(self.hash_field, None)
+        if type(stored) is not str:
+            raise EventShapeError(f"event has no string {self.hash_field!r} member")
+        prev = event.get(self.prev_field)
+        if type(prev) is not str:
+            raise EventShapeError(f"event has no string {self.prev_field!r} member")
+        return stored, self.hash_event(event), prev
+
+    def examine_many(self, events: list[dict[str, Any]]) -> ExaminedMany | None:
+        """``examine`` of each event with the per-event work in C loops, or None.
+
+        None (after consuming the events) when one of them needs the slow path: it lacks
+        a hash member, or orjson refuses it.
+        """
+        stored: list[str | None]
+        stored = list(map(dict.pop, events, repeat(self.hash_field), repeat(None)))
+        prevs: list[str | None] = list(map(dict.get, events, repeat(self.prev_field)))
+        if not (all(map(_is_str, stored)) and all(map(_is_str, prevs))):
+            return None
+        outs = canonicalize_many(events)
+        if outs is None:
+            return None
+        computed: list[str | None]
+        if self.key is None:
+            computed = list(map(_hexdigest, map(_CONSTRUCTORS[self.algorithm], outs)))
+        else:
+            computed = list(map(self.digest, outs))
+        return stored, computed, prevs
+
+
+_is_str = str.__instancecheck__
+_hexdigest = methodcaller("hexdigest")

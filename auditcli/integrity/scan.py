@@ -1,0 +1,284 @@
+"""Per-line hashing: turns a block of JSON lines into link records for the link walk.
+
+This is the hot loop of verification and runs in worker processes. For every line it
+parses, recomputes the hash through the recipe and compares links with the line before;
+it keeps full :class:`Record` s only near anything irregular and near the block's edges,
+and folds the clean stretches between into :class:`Run` s, so the walk that follows
+handles a handful of items per block. It never judges what a defect is (walk.py does),
+never reads files and never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from itertools import repeat
+from typing import Any
+
+import orjson
+
+from auditcli.errors import InputError
+from auditcli.integrity.canonical import JsonSyntaxError, parse_json
+from auditcli.integrity.recipe import ChainRecipe, ExaminedMany
+
+__all__ = ["BlockScan", "LineState", "Record", "Run", "scan_lines", "shift"]
+
+BATCH = 64
+"""Lines parsed and hashed together on the fast path (small keeps memory in cache)."""
+
+EDGE = 32
+"""Lines kept as full records at each block edge and on each side of an irregular line."""
+
+ID_FIELDS = ("id", "event_id", "eventID")
+TIME_FIELDS = ("ts", "timestamp", "time", "eventTime", "@timestamp")
+
+
+class LineState(StrEnum):
+    """How far a line could be read."""
+
+    EVENT = "event"  # an event with its stored hash, link and recomputed hash
+    UNUSABLE = "unusable"  # not JSON, not an object, or missing what the recipe needs
+    INCOMPLETE = "incomplete"  # the last line of a file, cut short
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One line as the link walk needs it."""
+
+    file: str
+    line: int
+    state: LineState
+    stored: str | None = None
+    computed: str | None = None
+    prev: str | None = None
+    seq: int | None = None
+    event_id: str | None = None
+    problem: str | None = None
+
+    @property
+    def hash_ok(self) -> bool:
+        """True when the content still matches the stored hash."""
+        return self.state is LineState.EVENT and self.stored == self.computed
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive lines that each match their hash and link to the line before."""
+
+    file: str
+    first_line: int
+    count: int
+    first_prev: str | None
+    last_hash: str
+    first_seq: int | None
+    last_seq: int | None
+    hashes: str  # "\n" + stored hashes joined by "\n" + "\n", for look-ups near a break
+
+    @property
+    def first_hash(self) -> str:
+        """Stored hash of the run's first event."""
+        return self.hashes[1 : self.hashes.index("\n", 1)]
+
+    @property
+    def last_line(self) -> int:
+        """Line of the run's last event."""
+        return self.first_line + self.count - 1
+
+    def seq_at(self, line: int) -> int | None:
+        """Sequence number of the event at ``line``, when the run's seqs are consecutive."""
+        if self.first_seq is None or self.last_seq != self.first_seq + self.count - 1:
+            return None
+        return self.first_seq + line - self.first_line
+
+    def line_of(self, stored: str) -> int | None:
+        """Line of the event with this stored hash, if it is in the run."""
+        at = self.hashes.find("\n" + stored + "\n")
+        return None if at < 0 else self.first_line + self.hashes.count("\n", 0, at)
+
+
+Item = Record | Run
+
+
+@dataclass(frozen=True)
+class BlockScan:
+    """What one block of lines yields."""
+
+    items: list[Item]
+    lines: int  # physical lines in the block, blank ones included
+    events: int  # non-blank lines
+    first_time: str | None
+    last_time: str | None
+
+
+def shift(item: Item, offset: int) -> Item:
+    """The item with its line numbers moved down by ``offset``."""
+    if isinstance(item, Record):
+        return replace(item, line=item.line + offset)
+    return replace(item, first_line=item.first_line + offset)
+
+
+def _as_id(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+def _event_id(event: dict[str, Any]) -> str | None:
+    for name in ID_FIELDS:
+        found = _as_id(event.get(name))
+        if found is not None:
+            return found
+    return None
+
+
+def _seq(event: object, recipe: ChainRecipe) -> int | None:
+    return recipe.sequence(event) if type(event) is dict else None
+
+
+def _record(
+    raw: bytes, file: str, line: int, recipe: ChainRecipe, cut_short: bool
+) -> Record | None:
+    """Read one line fully, slowly and with precise errors; None for a blank line."""
+    if not raw.strip():
+        return None
+    try:
+        event = parse_json(raw)
+    except JsonSyntaxError as e:
+        state = LineState.INCOMPLETE if cut_short else LineState.UNUSABLE
+        return Record(file, line, state, problem=e.message)
+    except InputError as e:
+        return Record(file, line, LineState.UNUSABLE, problem=e.message)
+    if type(event) is not dict:
+        problem = f"line is a JSON {type(event).__name__}, not an object"
+        return Record(file, line, LineState.UNUSABLE, problem=problem)
+    seq, event_id = _seq(event, recipe), _event_id(event)
+    try:
+        stored, computed, prev = recipe.examine(event)
+    except InputError as e:
+        return Record(file, line, LineState.UNUSABLE, seq=seq, event_id=event_id, problem=e.message)
+    return Record(file, line, LineState.EVENT, stored, computed, prev, seq, event_id)
+
+
+def _span_edges(count: int, irregular: list[int]) -> list[bool]:
+    full = [False] * count
+    for centre in [0, count - 1, *irregular]:
+        start, stop = max(0, centre - EDGE), min(count, centre + EDGE + 1)
+        full[start:stop] = [True] * (stop - start)
+    return full
+
+
+def scan_lines(
+    lines: Sequence[bytes], recipe: ChainRecipe, file: str, *, last_cut_short: bool = False
+) -> BlockScan:
+    """Hash every line of a block; line numbers in the result start at 1.
+
+    ``last_cut_short`` says the block's last line is the end of a file that lacks its
+    final newline, so a parse error there means the line was cut, not garbled.
+    """
+    count = len(lines)
+    stored_of: list[str | None] = [None] * count
+    irregular: list[int] = []  # lines that are not clean: each becomes a full Record
+    times: list[Any] = []
+    prev_stored: str | None = None
+    for start in range(0, count, BATCH):
+        batch = lines[start : start + BATCH]
+        # 1. parse and hash again, many lines at a time
+        examined: ExaminedMany | None
+        try:
+            events = list(map(orjson.loads, batch))
+            batch_times = _times(events)
+            examined = recipe.examine_many(events)
+        except (orjson.JSONDecodeError, TypeError):  # not JSON, or not an object
+            examined = None
+        if examined is None:
+            examined = _examine_one_by_one(batch, recipe, times)
+        else:
+            times.extend(batch_times)
+        stored, computed, prevs = examined
+        # 2. a clean line matches its hash and names the line before as its predecessor
+        expected_prevs = [prev_stored, *stored[:-1]]
+        if computed != stored or prevs != expected_prevs:
+            irregular.extend(
+                start + i
+                for i, (s, c, p, e) in enumerate(
+                    zip(stored, computed, prevs, expected_prevs, strict=True)
+                )
+                if s is None or s != c or p != e
+            )
+        stored_of[start : start + len(batch)] = stored
+        prev_stored = stored[-1]
+    blanks = sum(1 for i in irregular if not lines[i].strip())
+
+    items: list[Item] = []
+    full = _span_edges(count, irregular) if count else []
+    i = 0
+    while i < count:
+        if full[i]:
+            record = _record(lines[i], file, i + 1, recipe, last_cut_short and i == count - 1)
+            if record is not None:
+                items.append(record)
+            i += 1
+            continue
+        end = i
+        while end < count and not full[end]:
+            end += 1
+        hashes = [h for h in stored_of[i:end] if h is not None]
+        items.append(
+            Run(
+                file,
+                first_line=i + 1,
+                count=end - i,
+                first_prev=stored_of[i - 1],
+                last_hash=hashes[-1],
+                first_seq=_seq(orjson.loads(lines[i]), recipe),
+                last_seq=_seq(orjson.loads(lines[end - 1]), recipe),
+                hashes="\n" + "\n".join(hashes) + "\n",
+            )
+        )
+        i = end
+    first_time, last_time = _time_span(times)
+    return BlockScan(items, count, count - blanks, first_time, last_time)
+
+
+def _times(events: list[dict[str, Any]]) -> list[Any]:
+    for name in TIME_FIELDS:
+        values = list(map(dict.get, events, repeat(name)))
+        if values.count(None) != len(values):
+            return values
+    return []
+
+
+def _time_span(times: list[Any]) -> tuple[str | None, str | None]:
+    texts = [t for t in times if type(t) is str]
+    if texts:
+        return min(texts), max(texts)
+    numbers = [t for t in times if type(t) is int or type(t) is float]
+    if numbers:
+        return str(min(numbers)), str(max(numbers))
+    return None, None
+
+
+def _examine_one_by_one(
+    batch: Sequence[bytes], recipe: ChainRecipe, times: list[Any]
+) -> ExaminedMany:
+    """The slow path: each line on its own, so one bad line spoils nothing else."""
+    stored: list[str | None] = []
+    computed: list[str | None] = []
+    prevs: list[str | None] = []
+    one_stored: str | None
+    one_computed: str | None
+    one_prev: str | None
+    for raw in batch:
+        try:
+            event = orjson.loads(raw)
+            times.extend(_times([event]))
+            one_stored, one_computed, one_prev = recipe.examine(event)
+        except Exception:  # _record() diagnoses the line again, slowly and precisely
+            one_stored = one_computed = one_prev = None
+        stored.append(one_stored)
+        computed.append(one_computed)
+        prevs.append(one_prev)
+    return stored, computed, prevs

@@ -1,0 +1,228 @@
+"""Sealing: turns an unchained export into an auditcli-chain/1 chain of JSON lines.
+
+It owns reading exports (JSON lines, a JSON array, or a ``{"Records": [...]}`` wrapper;
+gzip undone on the fly) and writing each event with ``seq``, ``prev_hash`` and ``hash``
+added, one canonical JSON line per event (gzip when the output name ends in ``.gz``).
+It never prints and never reads the environment.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from auditcli.errors import InputError, UsageError
+from auditcli.integrity.canonical import fast_canonicalize, parse_json
+from auditcli.integrity.recipe import AuditChainRecipe
+from auditcli.integrity.scan import TIME_FIELDS
+from auditcli.integrity.sources import Source, display_name, open_lines, split_block
+
+if TYPE_CHECKING:
+    from auditcli.integrity.checkpoint import Checkpoint
+
+__all__ = ["SealResult", "seal"]
+
+WRAPPER_KEY = "Records"
+
+
+@dataclass(frozen=True)
+class SealResult:
+    """What a seal wrote: enough to anchor the chain later."""
+
+    events: int
+    first_hash: str | None
+    head: str  # the genesis when no event was written
+    first_seq: int
+    digest: str  # e.g. "sha256", "hmac-sha256"
+    first_time: str | None = None
+    last_time: str | None = None
+
+    def checkpoint(self, name: str, created: str | None = None) -> Checkpoint:
+        """A checkpoint committing to this chain, ready for checkpoint.sign_checkpoint."""
+        from auditcli.integrity.checkpoint import Checkpoint, now_rfc3339  # cryptography: lazy
+
+        return Checkpoint(
+            name=name,
+            count=self.events,
+            head=self.head,
+            digest=self.digest,
+            created=created or now_rfc3339(),
+            first_time=self.first_time,
+            last_time=self.last_time,
+        )
+
+
+def _document_events(data: bytes, name: str) -> list[Any]:
+    try:
+        document = parse_json(data)
+    except InputError as e:
+        raise InputError(
+            e.message, 'give JSON lines, a JSON array or {"Records": [...]}', path=name
+        ) from e
+    if isinstance(document, list):
+        return document
+    return _unwrap(document)
+
+
+def _is_json_lines(head: bytes) -> bool:
+    """True when the first line is a whole JSON object (not the start of a longer one)."""
+    first = head.partition(b"\n")[0]
+    if not first.strip().startswith(b"{"):
+        return False
+    try:
+        parse_json(first)
+    except InputError:
+        return False
+    return True
+
+
+def _unwrap(value: Any) -> list[Any]:
+    """The events of one JSON value: a ``{"Records": [...]}`` wrapper holds several."""
+    if (
+        isinstance(value, dict)
+        and list(value) == [WRAPPER_KEY]
+        and isinstance(value[WRAPPER_KEY], list)
+    ):
+        return list(value[WRAPPER_KEY])
+    return [value]
+
+
+def read_events(source: Source) -> Iterator[tuple[int, Any]]:
+    """(line or 1-based position, event) of every event in an export, in order."""
+    name = display_name(source)
+    blocks = open_lines(source)
+    first = next(blocks, None)
+    if first is None:
+        return
+    if _is_json_lines(first.data):
+        line = 0
+        for block in chain([first], blocks):
+            if block.problem is not None:
+                raise InputError(block.problem, path=name, line=line + 1)
+            for raw in split_block(block.data):
+                line += 1
+                if raw.strip():
+                    try:
+                        value = parse_json(raw)
+                    except InputError as e:
+                        raise InputError(e.message, path=name, line=line) from e
+                    for event in _unwrap(value):
+                        yield line, event
+        return
+    parts = []
+    for block in chain([first], blocks):
+        if block.problem is not None:
+            raise InputError(block.problem, path=name)
+        parts.append(block.data)
+    yield from enumerate(_document_events(b"".join(parts), name), start=1)
+
+
+class _TimeSpan:
+    def __init__(self) -> None:
+        self.first: str | None = None
+        self.last: str | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        for name in TIME_FIELDS:
+            value = event.get(name)
+            if value is not None:
+                text = value if isinstance(value, str) else str(value)
+                self.first = text if self.first is None or text < self.first else self.first
+                self.last = text if self.last is None or text > self.last else self.last
+                return
+
+
+def _write_lines(lines: Iterable[bytes], output: str | os.PathLike[str] | BinaryIO) -> None:
+    if not isinstance(output, str | os.PathLike):
+        output.writelines(lines)
+        return
+    path = Path(output)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise InputError(f"cannot write: {e.strerror}", path=str(path)) from e
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            if path.name.endswith(".gz"):
+                inner_name = path.name.removesuffix(".gz")
+                with gzip.GzipFile(inner_name, mode="wb", fileobj=raw, mtime=0) as zipped:
+                    zipped.writelines(lines)
+            else:
+                raw.writelines(lines)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def seal(
+    inputs: Iterable[Source],
+    output: str | os.PathLike[str] | BinaryIO,
+    recipe: AuditChainRecipe | None = None,
+    *,
+    first_seq: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> SealResult:
+    """Chain every event of the inputs, in order, and write them as JSON lines.
+
+    Each event gets ``seq`` (from ``first_seq``), ``prev_hash`` (the recipe's genesis
+    for the first) and ``hash``; an event that already has one of those members is
+    refused, as is anything that is not a JSON object. A path output is replaced
+    atomically. Raises InputError for unreadable input or output.
+    """
+    recipe = recipe if recipe is not None else AuditChainRecipe()
+    if recipe.seq_field is None:
+        raise UsageError("sealing needs a sequence member name")
+    seq_field = recipe.seq_field
+    added = (seq_field, recipe.prev_field, recipe.hash_field)
+    head: str = recipe.genesis
+    first_hash: str | None = None
+    count = 0
+    span = _TimeSpan()
+
+    def chained() -> Iterator[bytes]:
+        nonlocal head, first_hash, count
+        for source in inputs:
+            name = display_name(source)
+            for where, event in read_events(source):
+                if not isinstance(event, dict):
+                    raise InputError(
+                        f"event is a JSON {type(event).__name__}, not an object",
+                        path=name,
+                        line=where,
+                    )
+                clash = [member for member in added if member in event]
+                if clash:
+                    raise InputError(
+                        f"event already has a {clash[0]!r} member",
+                        "is it chained already? verify it instead, or choose other names",
+                        path=name,
+                        line=where,
+                    )
+                span.add(event)
+                event[seq_field] = first_seq + count
+                event[recipe.prev_field] = head
+                head = event[recipe.hash_field] = recipe.hash_event(event)
+                first_hash = first_hash or head
+                count += 1
+                if progress is not None and count % 10000 == 0:
+                    progress(count)
+                yield fast_canonicalize(event) + b"\n"
+
+    _write_lines(chained(), output)
+    label = ("hmac-" if recipe.keyed else "") + recipe.algorithm.value
+    return SealResult(
+        events=count,
+        first_hash=first_hash,
+        head=head,
+        first_seq=first_seq,
+        digest=label,
+        first_time=span.first,
+        last_time=span.last,
+    )

@@ -1,0 +1,393 @@
+"""The link walk: decides, from link records in chain order, what each defect is.
+
+It owns the resynchronisation rules, so that one edit of an intact chain yields one
+finding of the right kind at the right line, and an intact chain yields none. It keeps
+a bounded window of recent events behind and a few records ahead, so memory does not
+grow with the chain. It never reads files, hashes or prints.
+
+The walk keeps a *tip*: the last event accepted onto the chain. For each record:
+
+1. An unreadable line is reported and remembered as a gap the next link may jump.
+2. The link holds (prev names the tip): accept it; report it modified if its content
+   no longer matches its hash.
+3. Otherwise, in order:
+   a. the same event was already seen: duplicate;
+   b. it names an earlier event of the chain: a fork. If the chain goes on from this
+      record, the events after the named one were inserted; else this record was;
+   c. it names an event reported out of place whose own link fits the tip: that event
+      was moved; it is taken back and this record follows it;
+   d. looking ahead: the record the tip's successor names may come later (a swap or a
+      move), or the tip's successor may come later with nothing linking this record
+      (inserted);
+   e. else events are missing before it (deleted; the seq gap gives the count) or its
+      link was rewritten (link_broken). It is accepted, and the walk goes on from it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import TypeVar
+
+from auditcli.integrity.ledger import Ledger
+from auditcli.integrity.memory import Behind, Where
+from auditcli.integrity.report import Finding, FindingKind
+from auditcli.integrity.scan import Item, LineState, Record, Run
+
+__all__ = ["LOOKAHEAD", "LinkWalk"]
+
+LOOKAHEAD = 24
+"""Records ahead of a break searched for the tip's successor or the record's predecessor."""
+
+MAX_REMEMBERED = 4096
+"""Out-of-place events and broken links remembered for later reclassification."""
+
+
+def _at(where: Where | None) -> str:
+    return "genesis" if where is None else f"{where.file}:{where.line}"
+
+
+_Value = TypeVar("_Value")
+
+
+def _bounded_put(table: dict[str, _Value], key: str, value: _Value) -> None:
+    table[key] = value
+    if len(table) > MAX_REMEMBERED:
+        del table[next(iter(table))]
+
+
+class LinkWalk:
+    """Consumes items in chain order (feed, then finish) and collects findings."""
+
+    def __init__(self, genesis: str | None) -> None:
+        self.genesis = genesis
+        self._ledger = Ledger()
+        self.chain_length = 0  # events accepted onto the chain
+        self.deleted_counted = 0  # events known missing (from seq gaps)
+        self.moved_off_chain = 0  # events of the chain found out of place, not on it
+        self.first_hash: str | None = None
+        self.seq_seen = False
+        self._tip: Where | None = None  # None: the genesis
+        self._unreadable_since_tip = 0
+        self._pending: deque[Item] = deque()
+        self._placed: set[int] = set()  # ids of pending records already taken early
+        self._behind = Behind()
+        self._displaced: dict[str, tuple[Where, int]] = {}  # stored -> (event, finding)
+        self._missing: dict[str, int] = {}  # hash a broken link named -> finding
+
+    # --- feeding -----------------------------------------------------------------------
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings so far, in the order they were made."""
+        return self._ledger.findings
+
+    @property
+    def tip_hash(self) -> str | None:
+        """Stored hash of the last event on the chain (the genesis before any)."""
+        return self.genesis if self._tip is None else self._tip.stored
+
+    @property
+    def tip(self) -> Where | None:
+        """The last event on the chain, None before any."""
+        return self._tip
+
+    def feed(self, items: Iterable[Item]) -> None:
+        """Add items that follow those fed before."""
+        self._pending.extend(items)
+        self._drain(final=False)
+
+    def finish(self) -> None:
+        """Process what is left; call once, after the last feed."""
+        self._drain(final=True)
+
+    def _drain(self, *, final: bool) -> None:
+        while self._pending:
+            item = self._pending[0]
+            if isinstance(item, Record) and not final and not self._enough_ahead():
+                return
+            self._pending.popleft()
+            if isinstance(item, Run):
+                self._run(item)
+            elif id(item) in self._placed:
+                self._placed.discard(id(item))
+            else:
+                self._record(item)
+
+    def _enough_ahead(self) -> bool:
+        records = 0
+        for item in self._pending:
+            if isinstance(item, Run):
+                return True
+            records += 1
+            if records > LOOKAHEAD:
+                return True
+        return False
+
+    def _ahead(self) -> Iterator[Record]:
+        for count, item in enumerate(self._pending):
+            if isinstance(item, Run) or count >= LOOKAHEAD:
+                return
+            if item.state is LineState.EVENT and id(item) not in self._placed:
+                yield item
+
+    def _next_link(self) -> tuple[str | None, str | None] | None:
+        """(prev, stored) of the next event ahead, or None at the end."""
+        for item in self._pending:
+            if isinstance(item, Run):
+                return item.first_prev, item.first_hash
+            if item.state is LineState.EVENT and id(item) not in self._placed:
+                return item.prev, item.stored
+        return None
+
+    def find_on_chain(self, stored: str) -> Where | None:
+        """A recent event of the chain with this stored hash."""
+        return self._behind.find(stored)
+
+    def _displace(self, record: Record, index: int) -> None:
+        _bounded_put(self._displaced, record.stored or "", (Where.of(record), index))
+
+    # --- the steps ---------------------------------------------------------------------
+
+    def _run(self, run: Run) -> None:
+        if run.first_seq is not None:
+            self.seq_seen = True
+        if run.first_prev != self.tip_hash:
+            self._ledger.append(
+                Finding(
+                    FindingKind.LINK_BROKEN,
+                    run.file,
+                    run.first_line,
+                    f"prev_hash expected {self.tip_hash} (hash of {_at(self._tip)}),"
+                    f" found {run.first_prev}: the chain goes on from an event reported"
+                    " above",
+                    seq=run.first_seq,
+                    expected=self.tip_hash,
+                    computed=run.first_prev,
+                )
+            )
+        if self.first_hash is None:
+            self.first_hash = run.first_hash
+        first_pos = self.chain_length + 1
+        self.chain_length += run.count
+        self._behind.remember((run, first_pos))
+        self._tip = Where(
+            run.file, run.last_line, run.last_hash, None, run.last_seq, None, self.chain_length
+        )
+        self._unreadable_since_tip = 0
+
+    def _record(self, record: Record) -> None:
+        if record.seq is not None:
+            self.seq_seen = True
+        # 1. an unreadable line
+        if record.state is not LineState.EVENT:
+            self._unreadable_since_tip += 1
+            if record.state is LineState.INCOMPLETE:
+                self._ledger.add(
+                    FindingKind.TRUNCATED, record, f"the last line is cut short: {record.problem}"
+                )
+            else:
+                self._ledger.add(FindingKind.MALFORMED, record, record.problem or "unreadable line")
+            return
+        # 2. the link holds
+        if record.prev == self.tip_hash:
+            earlier = self._displaced.pop(record.stored or "", None)
+            if earlier is not None and record.hash_ok:
+                index = earlier[1]
+                if self._ledger.kind_of(index) is FindingKind.REORDERED:
+                    self.moved_off_chain -= 1
+                self._ledger.reclassify(
+                    index,
+                    FindingKind.DUPLICATE,
+                    f"same event as {record.file}:{record.line}, where it is in place",
+                    record.line,
+                )
+            self._accept(record)
+            return
+        # 3. the link is broken
+        self._broken(record)
+
+    def _accept(self, record: Record | Where) -> None:
+        where = record if isinstance(record, Where) else Where.of(record)
+        self.chain_length += 1
+        where = replace(where, pos=self.chain_length)
+        if isinstance(record, Record) and not record.hash_ok:
+            self._ledger.add(
+                FindingKind.MODIFIED,
+                record,
+                f"content no longer matches its hash: expected {record.stored},"
+                f" computed {record.computed}",
+                expected=record.stored,
+                computed=record.computed,
+            )
+        if self.first_hash is None:
+            self.first_hash = where.stored
+        self._tip = where
+        self._unreadable_since_tip = 0
+        self._behind.remember(where)
+
+    def _broken(self, record: Record) -> None:
+        stored = record.stored or ""
+        # a. the same event already appeared
+        if record.hash_ok:
+            original = self.find_on_chain(stored)
+            if original is None and stored in self._displaced:
+                original = self._displaced[stored][0]
+            if original is not None:
+                self._ledger.add(
+                    FindingKind.DUPLICATE,
+                    record,
+                    f"same event as {original.file}:{original.line}",
+                    other_line=original.line,
+                )
+                return
+        # b. a fork: it names an earlier event of the chain
+        named = self.find_on_chain(record.prev) if record.prev is not None else None
+        if named is not None:
+            following = self._next_link()
+            if following is not None and following[0] == stored:
+                self._retract_after(named, record)
+                self._accept(record)
+                return
+            if self._moved_here(record):
+                return
+            index = self._ledger.add(
+                FindingKind.INSERTED,
+                record,
+                f"links to {named.file}:{named.line}, whose successor is elsewhere;"
+                " the chain does not go on from it",
+            )
+            self._displace(record, index)
+            return
+        # c. it follows an event reported out of place, which belongs at the tip
+        moved = self._displaced.get(record.prev or "")
+        if moved is not None and moved[0].prev == self.tip_hash:
+            event, index = moved
+            del self._displaced[record.prev or ""]
+            if self._ledger.kind_of(index) is FindingKind.REORDERED:
+                self.moved_off_chain -= 1
+            self._ledger.reclassify(
+                index,
+                FindingKind.REORDERED,
+                f"event belongs after {_at(self._tip)}, before {record.file}:{record.line}",
+                record.line,
+            )
+            self._accept(event)
+            self._accept(record)
+            return
+        # d. look ahead for the tip's successor and for this record's predecessor
+        successor = predecessor = None
+        for ahead in self._ahead():
+            if successor is None and ahead.prev == self.tip_hash:
+                successor = ahead
+            if predecessor is None and ahead.stored == record.prev:
+                predecessor = ahead
+        if successor is not None and successor is predecessor:
+            self._ledger.add(
+                FindingKind.REORDERED,
+                record,
+                f"out of order: the event at line {successor.line} belongs before this one",
+                other_line=successor.line,
+            )
+            self._placed.add(id(successor))
+            self._accept(successor)
+            self._accept(record)
+            return
+        if predecessor is not None:
+            index = self._ledger.add(
+                FindingKind.REORDERED,
+                record,
+                f"out of order: belongs after {predecessor.file}:{predecessor.line}",
+                other_line=predecessor.line,
+            )
+            self._displace(record, index)
+            self.moved_off_chain += 1
+            return
+        if successor is not None:
+            if self._moved_here(record):
+                return
+            index = self._ledger.add(
+                FindingKind.INSERTED,
+                record,
+                f"prev_hash {record.prev} names no event of the chain, which goes on"
+                f" at line {successor.line}",
+            )
+            self._displace(record, index)
+            return
+        # e. a gap: events missing before it, or its link rewritten
+        self._gap(record)
+        self._accept(record)
+
+    def _moved_here(self, record: Record) -> bool:
+        """True if this record is the event a broken link further up was missing."""
+        index = self._missing.get(record.stored or "")
+        gap = None if index is None else self._ledger[index]
+        if index is None or gap is None or gap.count not in (None, 1):
+            return False
+        del self._missing[record.stored or ""]
+        self.deleted_counted -= gap.count or 0
+        self.moved_off_chain += 1
+        self._ledger.reclassify(
+            index,
+            FindingKind.REORDERED,
+            f"out of order: the event it follows is at {record.file}:{record.line}",
+            record.line,
+        )
+        return True
+
+    def _gap(self, record: Record) -> None:
+        tip, expected = self._tip, self.tip_hash
+        gap, tip_seq = None, None if tip is None else tip.seq
+        if record.seq is not None and tip_seq is not None:
+            gap = record.seq - tip_seq - 1 - self._unreadable_since_tip
+        if (gap is None or gap == 0) and (self._unreadable_since_tip or not record.hash_ok):
+            return  # the unreadable line above, or this event's own edit, explains it
+        if tip is not None and not tip.hash_ok and (gap == 0 or record.prev == tip.computed):
+            return  # the event before was altered (reported): its stored hash is no anchor
+        link = f"prev_hash expected {expected} (hash of {_at(tip)}), found {record.prev}"
+        if gap is None:
+            kind, count = FindingKind.DELETED, None
+            if tip is None:
+                why = "events before it are missing (a slice needs its genesis hash)"
+            else:
+                why = "events are missing before it, or its link was rewritten"
+        elif gap > 0:
+            kind, count = FindingKind.DELETED, gap
+            why = f"seq jumps from {tip_seq} to {record.seq}: {gap} events missing"
+            self.deleted_counted += gap
+        else:
+            kind, count = FindingKind.LINK_BROKEN, None
+            why = (
+                f"seq goes from {tip_seq} to {record.seq}, so no event is missing: the event"
+                " before was altered and re-hashed, or this link was rewritten"
+            )
+        index = self._ledger.add(
+            kind, record, f"{link}: {why}", expected=expected, computed=record.prev, count=count
+        )
+        if record.prev is not None:
+            _bounded_put(self._missing, record.prev, index)
+
+    def _retract_after(self, named: Where, record: Record) -> None:
+        """Take the events after ``named`` off the chain: they were inserted."""
+        first, last = self._behind.at(named.pos + 1), self._tip
+        count = self.chain_length - named.pos
+        self._behind.forget_after(named.pos)
+        self.chain_length = named.pos
+        self._tip = named
+        if first is None or last is None:
+            return
+        self.deleted_counted -= self._ledger.withdraw_gap_at(first.file, first.line)
+        self._ledger.append(
+            Finding(
+                FindingKind.INSERTED,
+                first.file,
+                first.line,
+                f"{count} events are not part of the chain: {record.file}:{record.line}"
+                f" links to {named.file}:{named.line}, skipping them",
+                seq=first.seq,
+                event_id=first.event_id,
+                count=count,
+                span=last.line - first.line + 1 if last.file == first.file else 1,
+            )
+        )

@@ -1,0 +1,129 @@
+"""Properties of verification: one edit, one finding of the right kind at the right line."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import rfc8785
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+RESERVED = {"seq", "prev_hash", "hash"}
+TEXT = st.text(st.characters(codec="utf-8"), max_size=8)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**66), 2**66),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1.0, -0.0, 1e21, 1e-6, 1.5e16, 0.1]),
+    TEXT,
+    st.sampled_from(['"quoted"', "back\\slash", "line\nbreak", "\u2028", "\x00\x1f", "😀"]),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)),
+    max_leaves=6,
+)
+KEYS = st.one_of(TEXT, st.sampled_from(["\ufb33", "\U0001f600", "ts", "id"])).filter(
+    lambda key: key not in RESERVED
+)
+PAYLOADS = st.lists(st.dictionaries(KEYS, VALUES, min_size=1, max_size=4), min_size=1, max_size=18)
+PROPERTY = settings(max_examples=60, deadline=None)
+
+
+def _lines(kit: Any, events: list[dict[str, Any]], seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    return [kit.dump_line(event, rng=rng) for event in events]
+
+
+@PROPERTY
+@given(payloads=PAYLOADS, seq=st.booleans(), seed=st.integers(0, 2**16))
+def test_no_intact_chain_is_ever_flagged(
+    kit: Any, payloads: list[dict[str, Any]], seq: bool, seed: int
+) -> None:
+    events = kit.build_chain(payloads, seq=seq)
+    report = kit.verify_lines(_lines(kit, events, seed))
+    assert report.findings == ()
+    assert report.events == len(events)
+    assert report.head == events[-1]["hash"]
+
+
+@PROPERTY
+@given(
+    payloads=PAYLOADS.filter(lambda p: len(p) >= 2),
+    seq=st.booleans(),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_any_single_field_change_is_one_modified_finding(
+    kit: Any, payloads: list[dict[str, Any]], seq: bool, seed: int, data: st.DataObject
+) -> None:
+    events = kit.build_chain(payloads, seq=seq)
+    index = data.draw(st.integers(0, len(events) - 1))
+    field = data.draw(st.sampled_from(sorted(events[index])))
+    new = data.draw(TEXT if field in ("hash", "prev_hash") else VALUES)
+    changed = {**events[index], field: new}
+    old_bytes = rfc8785.dumps(kit.as_reference(events[index]))
+    assume(rfc8785.dumps(kit.as_reference(changed)) != old_bytes)
+    events[index] = changed
+    report = kit.verify_lines(_lines(kit, events, seed))
+    assert kit.kinds(report) == [("modified", index + 1)]
+
+
+@PROPERTY
+@given(payloads=PAYLOADS.filter(lambda p: len(p) >= 3), seq=st.booleans(), data=st.data())
+def test_any_deletion_is_one_deleted_finding(
+    kit: Any, payloads: list[dict[str, Any]], seq: bool, data: st.DataObject
+) -> None:
+    events = kit.build_chain(payloads, seq=seq)
+    start = data.draw(st.integers(0, len(events) - 2))
+    stop = data.draw(st.integers(start + 1, min(start + 3, len(events) - 1)))
+    remaining = events[:start] + events[stop:]
+    report = kit.verify_lines(kit.lines_of(remaining))
+    assert kit.kinds(report) == [("deleted", start + 1)]
+    assert report.findings[0].count == (stop - start if seq and start > 0 else None)
+
+
+@PROPERTY
+@given(payloads=PAYLOADS.filter(lambda p: len(p) >= 2), seq=st.booleans(), data=st.data())
+def test_any_adjacent_swap_is_one_reordered_finding(
+    kit: Any, payloads: list[dict[str, Any]], seq: bool, data: st.DataObject
+) -> None:
+    events = kit.build_chain(payloads, seq=seq)
+    index = data.draw(st.integers(0, len(events) - 2))
+    events[index], events[index + 1] = events[index + 1], events[index]
+    report = kit.verify_lines(kit.lines_of(events))
+    assert kit.kinds(report) == [("reordered", index + 1)]
+
+
+@PROPERTY
+@given(payloads=PAYLOADS.filter(lambda p: len(p) >= 2), seq=st.booleans(), data=st.data())
+def test_any_truncation_against_an_anchor_is_truncated(
+    kit: Any, payloads: list[dict[str, Any]], seq: bool, data: st.DataObject
+) -> None:
+    events = kit.build_chain(payloads, seq=seq)
+    keep = data.draw(st.integers(1, len(events) - 1))
+    anchors = data.draw(
+        st.sampled_from(
+            [
+                {"expected_count": len(events)},
+                {"expected_count": len(events), "expected_head": events[-1]["hash"]},
+            ]
+        )
+    )
+    report = kit.verify_lines(kit.lines_of(events[:keep]), **anchors)
+    assert kit.kinds(report) == [("truncated", keep)]
+
+
+@PROPERTY
+@given(payloads=PAYLOADS, seq=st.booleans(), data=st.data())
+def test_any_duplicated_line_is_one_duplicate_finding(
+    kit: Any, payloads: list[dict[str, Any]], seq: bool, data: st.DataObject
+) -> None:
+    events = kit.build_chain(payloads, seq=seq)
+    source = data.draw(st.integers(0, len(events) - 1))
+    target = data.draw(st.integers(source + 1, len(events)))
+    events.insert(target, events[source])
+    report = kit.verify_lines(kit.lines_of(events))
+    assert kit.kinds(report) == [("duplicate", target + 1)]
