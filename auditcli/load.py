@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -24,7 +24,7 @@ from auditcli.errors import ProblemFound
 from auditcli.firsts import record_first_seen
 from auditcli.ingest import adapter_named, detect, generic
 from auditcli.ingest.adapter import MAPPED_COLUMNS, JsonAdapter, mapping_sql
-from auditcli.ingest.framing import Batch, LinePrefilter, frame
+from auditcli.ingest.framing import CHUNK_BYTES, Batch, LinePrefilter, frame
 from auditcli.ingest.sources import SourceRef, hash_file, open_source
 from auditcli.query import EventFilter, prefilter_needles, pushdown_clause
 from auditcli.store import Store
@@ -108,8 +108,13 @@ def load(
     results: list[SourceResult] = []
     first_reject: tuple[str, int, str] | None = None
     with store.transaction():
-        for ref in refs:
-            result = _load_source(store, ref, options, progress, stdin)
+        staging = _Staging(store)
+        pending: list[SourceResult | _Pending] = [
+            _read_source(store, ref, options, staging, progress, stdin) for ref in refs
+        ]
+        staging.flush()
+        for item in pending:
+            result = item if isinstance(item, SourceResult) else _finish(store, item)
             results.append(result)
             if result.rejects and first_reject is None:
                 first_reject = _first_reject(store, result.sha256)
@@ -149,24 +154,36 @@ def _already_loaded(store: Store, ref: SourceRef) -> str | None:
     return sha256 if found else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Mapper:
-    """The per-source SQL, built once the first batch has shown the format."""
+    """The SQL that maps a source's batches, chosen once its first batch shows the format."""
 
-    source_id: int
     adapter: JsonAdapter
     insert_sql: str
     reject_sql: str
-    params: list[Any] = field(default_factory=list)
+    params: tuple[Any, ...] = ()
 
 
-def _load_source(
+@dataclass(frozen=True)
+class _Pending:
+    """A source whose records are staged; it is finished once they are mapped."""
+
+    ref: SourceRef
+    source_id: int
+    sha256: str
+    size: int
+    adapter: JsonAdapter | None
+
+
+def _read_source(
     store: Store,
     ref: SourceRef,
     options: LoadOptions,
+    staging: _Staging,
     progress: ProgressFn | None,
     stdin: BinaryIO | None,
-) -> SourceResult:
+) -> SourceResult | _Pending:
+    """Frame one source into ``staging``; an already loaded one is a SourceResult."""
     known = _already_loaded(store, ref)
     if known is not None:
         if progress is not None and ref.size:
@@ -181,25 +198,34 @@ def _load_source(
     mapper: _Mapper | None = None
     with open_source(ref, stdin) as source:
         reported = 0
-        for batch in _prefetched(frame(source.stream, prefilter=prefilter)):
+        batches = frame(source.stream, prefilter=prefilter)
+        if ref.size is None or ref.size > CHUNK_BYTES:
+            batches = _prefetched(batches)
+        for batch in batches:
             if mapper is None:
-                mapper = _mapper_for(batch, source_id, options)
+                mapper = _mapper_for(batch, options)
                 if options.event_filter is not None:
                     prefilter.needles = _needles(options.event_filter, mapper.adapter)
-            _insert_batch(store, batch, mapper)
+            staging.add(mapper, batch, source_id)
             if progress is not None:
                 progress(source.bytes_read - reported)
                 reported = source.bytes_read
         sha256 = source.sha256()
         size = source.bytes_read
+    return _Pending(ref, source_id, sha256, size, mapper.adapter if mapper else None)
+
+
+def _finish(store: Store, pending: _Pending) -> SourceResult:
+    """Record a mapped source in ``sources``, or drop it when its bytes were loaded already."""
+    ref, source_id, sha256 = pending.ref, pending.source_id, pending.sha256
     if store.scalar("SELECT count(*) FROM sources WHERE file_sha256 = ?", [sha256]):
         for table in ("event_rows", "reject_rows", "sources"):
             store.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
         return SourceResult(ref.name, sha256, "", 0, 0, None, None, already_loaded=True)
-    if mapper is not None:
-        for statement in mapper.adapter.post_load:
+    if pending.adapter is not None:
+        for statement in pending.adapter.post_load:
             store.execute(statement, {"source_id": source_id})
-    source_format = mapper.adapter.name if mapper else "empty"
+    source_format = pending.adapter.name if pending.adapter else "empty"
     store.execute(
         """UPDATE sources SET file_sha256 = ?, source_format = ?, size_bytes = ?,
              events = (SELECT count(*) FROM event_rows WHERE source_id = ?),
@@ -207,7 +233,7 @@ def _load_source(
              first_ts = (SELECT min(ts) FROM event_rows WHERE source_id = ?),
              last_ts = (SELECT max(ts) FROM event_rows WHERE source_id = ?)
            WHERE source_id = ?""",
-        [sha256, source_format, size, *([source_id] * 5)],
+        [sha256, source_format, pending.size, *([source_id] * 5)],
     )
     row = store.fetchone(
         "SELECT events, rejects, first_ts, last_ts FROM sources WHERE source_id = ?", [source_id]
@@ -218,7 +244,7 @@ def _load_source(
     )
 
 
-def _mapper_for(batch: Batch, source_id: int, options: LoadOptions) -> _Mapper:
+def _mapper_for(batch: Batch, options: LoadOptions) -> _Mapper:
     sample = _sample(batch)
     if options.mapping is not None:
         candidates = generic.with_user_paths(dict(options.mapping))
@@ -237,14 +263,14 @@ def _mapper_for(batch: Batch, source_id: int, options: LoadOptions) -> _Mapper:
         condition, params = pushdown_clause(options.event_filter)
     insert_sql = (
         f"INSERT INTO event_rows (source_id, {columns}, source_line, raw) "
-        f"SELECT ?, {columns}, source_line, raw FROM ({select}) "
+        f"SELECT source_id, {columns}, source_line, raw FROM ({select}) "
         f"WHERE reject_reason IS NULL AND {condition}"
     )
     reject_sql = (
-        "INSERT INTO reject_rows SELECT ?, source_line, reject_reason, raw "
+        "INSERT INTO reject_rows SELECT source_id, source_line, reject_reason, raw "
         f"FROM ({select}) WHERE reject_reason IS NOT NULL AND reject_reason <> 'blank'"
     )
-    return _Mapper(source_id, full, insert_sql, reject_sql, params)
+    return _Mapper(full, insert_sql, reject_sql, tuple(params))
 
 
 def _needles(event_filter: EventFilter, adapter: JsonAdapter) -> list[bytes] | None:
@@ -270,16 +296,48 @@ def _sample(batch: Batch) -> list[dict[str, Any]]:
     return events
 
 
-def _insert_batch(store: Store, batch: Batch, mapper: _Mapper) -> None:
-    table = pa.table({"raw": batch.raw, "doc": batch.doc, "line": batch.line})
-    store.register("batch", table)
-    try:
-        inserted = store.fetchone(mapper.insert_sql, [mapper.source_id, *mapper.params])
-        non_empty = pc.sum(pc.greater(pc.binary_length(batch.doc), 0)).as_py() or 0
-        if mapper.params or (inserted is not None and inserted[0] != non_empty):
-            store.execute(mapper.reject_sql, [mapper.source_id])
-    finally:
-        store.unregister("batch")
+#: Staged record bytes that trigger mapping; bounds memory, amortises query planning.
+STAGE_BYTES = 48 << 20
+
+
+class _Staging:
+    """Framed batches waiting to be mapped, grouped by the SQL that maps them.
+
+    Planning the mapping query costs tens of milliseconds, as much as mapping
+    thousands of records; staging lets a tree of small files (CloudTrail's S3
+    layout) share one query per group instead of paying it per file.
+    """
+
+    def __init__(self, store: Store, limit: int = STAGE_BYTES) -> None:
+        self.store = store
+        self.limit = limit
+        self.groups: dict[str, tuple[_Mapper, list[pa.Table]]] = {}
+        self.staged_bytes = 0
+
+    def add(self, mapper: _Mapper, batch: Batch, source_id: int) -> None:
+        """Stage ``batch`` of source ``source_id``; map everything once enough is staged."""
+        ids = pa.repeat(pa.scalar(source_id, pa.int32()), len(batch))
+        table = pa.table({"source_id": ids, "raw": batch.raw, "doc": batch.doc, "line": batch.line})
+        self.groups.setdefault(mapper.insert_sql, (mapper, []))[1].append(table)
+        self.staged_bytes += table.nbytes
+        if self.staged_bytes >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Map every staged record into event_rows (or reject_rows)."""
+        for mapper, tables in self.groups.values():
+            batch = pa.concat_tables(tables)
+            self.store.register("batch", batch)
+            try:
+                inserted = self.store.fetchone(mapper.insert_sql, list(mapper.params))
+                doc = batch.column("doc")
+                non_empty = pc.sum(pc.greater(pc.binary_length(doc), 0)).as_py() or 0
+                if mapper.params or (inserted is not None and inserted[0] != non_empty):
+                    self.store.execute(mapper.reject_sql)
+            finally:
+                self.store.unregister("batch")
+        self.groups.clear()
+        self.staged_bytes = 0
 
 
 _DONE = object()

@@ -140,10 +140,10 @@ def mapping_sql(
     source: str = "batch",
     fallback: JsonAdapter | None = None,
 ) -> str:
-    """One SELECT mapping every record of ``source`` (columns raw, doc, line).
+    """One SELECT mapping every record of ``source`` (columns source_id, raw, doc, line).
 
-    It yields the canonical columns that adapters fill, plus ``source_line``,
-    ``raw`` and ``reject_reason`` (NULL for a good event, ``blank`` for an empty
+    It yields the canonical columns that adapters fill, plus ``source_id``,
+    ``source_line``, ``raw`` and ``reject_reason`` (NULL for a good event, ``blank`` for an empty
     line). With ``fallback`` (a fuller adapter), records for which ``adapter``
     finds no time, actor or action are mapped again by it; this lets a loader
     use an adapter pruned to the fields a file's first events use.
@@ -168,13 +168,14 @@ def mapping_sql(
     selected = ",\n    ".join(f"{expr} AS {col}" for col, expr in columns.items())
     return f"""
 WITH parsed AS (
-  SELECT raw, doc, line, try(json_extract_string({_doc_sql(adapter)}, {path_list})) AS x
+  SELECT source_id, raw, doc, line,
+         try(json_extract_string({_doc_sql(adapter)}, {path_list})) AS x
   FROM {source}
   WHERE doc <> ''
 ){second}, mapped AS (
   SELECT
     {selected},
-    line AS source_line, raw, doc, x IS NULL AS unparsed
+    source_id, line AS source_line, raw, doc, x IS NULL AS unparsed
   FROM {"retried" if fallback is not None else "parsed"}
 )
 SELECT * EXCLUDE (doc, unparsed),

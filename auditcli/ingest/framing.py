@@ -117,15 +117,38 @@ def _document_from(data: bytes) -> _Document | None:
             return None
     text = data.decode("utf-8")
     if isinstance(parsed, list):
-        return _Document(text, element_spans(text, text.index("[")))
+        return _Document(text, _spans(text, text.index("["), parsed))
     if isinstance(parsed, dict):
         key = _wrapper_key(parsed)
         if key is None:
             stripped = text.strip()
             start = text.index(stripped[0])
             return _Document(text, [(start, start + len(stripped))], single=True)
-        return _Document(text, element_spans(text, _value_start(text, key)))
+        return _Document(text, _spans(text, _value_start(text, key), parsed[key]))
     return None
+
+
+_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _spans(text: str, array_start: int, elements: list[object]) -> list[tuple[int, int]]:
+    """Element spans: found cheaply by re-serialising when the writer was compact
+    (CloudTrail's are), checked character for character; else by tokenising."""
+    spans: list[tuple[int, int]] = []
+    position = array_start + 1
+    for element in elements:
+        try:
+            piece = orjson.dumps(element).decode()
+        except orjson.JSONEncodeError:
+            return element_spans(text, array_start)
+        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+        end = position + len(piece)
+        after = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+        if not text.startswith(piece, position) or text[after : after + 1] not in (",", "]"):
+            return element_spans(text, array_start)
+        spans.append((position, end))
+        position = after + 1
+    return spans
 
 
 def _wrapper_key(parsed: object) -> str | None:
