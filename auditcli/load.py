@@ -20,12 +20,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditcli.chains import BackgroundCheck, chain_start, default_recipe, record, stored_texts
 from auditcli.errors import ProblemFound
 from auditcli.firsts import record_first_seen
 from auditcli.ingest import adapter_named, detect, generic
 from auditcli.ingest.adapter import MAPPED_COLUMNS, JsonAdapter, mapping_sql
 from auditcli.ingest.framing import CHUNK_BYTES, Batch, LinePrefilter, frame
 from auditcli.ingest.sources import SourceRef, hash_file, open_source
+from auditcli.integrity import verify_texts
 from auditcli.query import EventFilter, prefilter_needles, pushdown_clause
 from auditcli.store import Store
 
@@ -46,6 +48,8 @@ class LoadOptions:
     event_filter: EventFilter | None = None
     """Keep only matching events (runs straight on paths); rejects are then
     counted only among lines that could match."""
+    check_chains: bool = True
+    """Check the hash chain of chained files as they load (see ``chains``)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,9 @@ class _Pending:
     sha256: str
     size: int
     adapter: JsonAdapter | None
+    chain: BackgroundCheck | str | None = None
+    """The running check of the file's chain, or the first link of a chained
+    stream to check from its stored text, or None when it is not chained."""
 
 
 def _read_source(
@@ -196,6 +203,7 @@ def _read_source(
     )
     prefilter = LinePrefilter()
     mapper: _Mapper | None = None
+    chain: BackgroundCheck | str | None = None
     with open_source(ref, stdin) as source:
         reported = 0
         batches = frame(source.stream, prefilter=prefilter)
@@ -203,7 +211,13 @@ def _read_source(
             batches = _prefetched(batches)
         for batch in batches:
             if mapper is None:
-                mapper = _mapper_for(batch, options)
+                sample = _sample(batch)
+                mapper = _mapper_for(sample, options)
+                start = chain_start(sample) if options.check_chains else None
+                if start is not None:
+                    chain = start
+                    if ref.path is not None and not source.compressed:
+                        chain = BackgroundCheck(ref.path, default_recipe(start))
                 if options.event_filter is not None:
                     prefilter.needles = _needles(options.event_filter, mapper.adapter)
             staging.add(mapper, batch, source_id)
@@ -212,7 +226,7 @@ def _read_source(
                 reported = source.bytes_read
         sha256 = source.sha256()
         size = source.bytes_read
-    return _Pending(ref, source_id, sha256, size, mapper.adapter if mapper else None)
+    return _Pending(ref, source_id, sha256, size, mapper.adapter if mapper else None, chain)
 
 
 def _finish(store: Store, pending: _Pending) -> SourceResult:
@@ -225,6 +239,7 @@ def _finish(store: Store, pending: _Pending) -> SourceResult:
     if pending.adapter is not None:
         for statement in pending.adapter.post_load:
             store.execute(statement, {"source_id": source_id})
+    _check_chain(store, pending)
     source_format = pending.adapter.name if pending.adapter else "empty"
     store.execute(
         """UPDATE sources SET file_sha256 = ?, source_format = ?, size_bytes = ?,
@@ -244,8 +259,22 @@ def _finish(store: Store, pending: _Pending) -> SourceResult:
     )
 
 
-def _mapper_for(batch: Batch, options: LoadOptions) -> _Mapper:
-    sample = _sample(batch)
+def _check_chain(store: Store, pending: _Pending) -> None:
+    """Record the source's chain check: the file's, or one of its stored text."""
+    if isinstance(pending.chain, BackgroundCheck):
+        report = pending.chain.result()
+        if report is not None:
+            broken = {line for f in report.findings for line in report.broken_lines(f.file)}
+            record(store, pending.source_id, report, broken)
+    elif isinstance(pending.chain, str):
+        texts, lines = stored_texts(store, pending.source_id)
+        recipe = default_recipe(pending.chain)
+        report, positions = verify_texts(texts, recipe, name=pending.ref.name)
+        broken = {lines[p - 1] for p in positions if 0 < p <= len(lines)}
+        record(store, pending.source_id, report, broken)
+
+
+def _mapper_for(sample: list[dict[str, Any]], options: LoadOptions) -> _Mapper:
     if options.mapping is not None:
         candidates = generic.with_user_paths(dict(options.mapping))
         full = generic.build(candidates)

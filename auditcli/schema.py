@@ -150,6 +150,29 @@ CREATE TABLE IF NOT EXISTS first_seen (
 )
 """
 
+#: The outcome of checking each chained source's hash chain (at load, or by verify --db).
+CHAIN_CHECKS_DDL = """
+CREATE TABLE IF NOT EXISTS chain_checks (
+  source_id INTEGER PRIMARY KEY,
+  scheme VARCHAR,
+  status VARCHAR,
+  events BIGINT,
+  head VARCHAR,
+  findings VARCHAR,
+  notes VARCHAR,
+  checked_at TIMESTAMPTZ
+)
+"""
+
+#: Stretches of a source's lines inside a broken part of its chain.
+CHAIN_BREAKS_DDL = """
+CREATE TABLE IF NOT EXISTS chain_breaks (
+  source_id INTEGER,
+  first_line BIGINT,
+  last_line BIGINT
+)
+"""
+
 ALL_DDL = (
     META_DDL,
     SOURCES_DDL,
@@ -159,4 +182,6 @@ ALL_DDL = (
     events_view_ddl(),
     REJECTS_VIEW_DDL,
     FIRST_SEEN_DDL,
+    CHAIN_CHECKS_DDL,
+    CHAIN_BREAKS_DDL,
 )

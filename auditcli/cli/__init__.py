@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditcli.cli import data, formats, timeline  # noqa: F401  (register their commands)
+from auditcli.cli import data, formats, integrity, timeline  # noqa: F401  (register commands)
 from auditcli.cli.app import app
 
 __all__ = ["app", "main"]

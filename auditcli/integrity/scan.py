@@ -200,7 +200,7 @@ def scan_lines(
         stored, computed, prevs = examined
         # 2. a clean line matches its hash and names the line before as its predecessor
         expected_prevs = [prev_stored, *stored[:-1]]
-        if computed != stored or prevs != expected_prevs:
+        if computed != stored or prevs != expected_prevs or None in stored:
             irregular.extend(
                 start + i
                 for i, (s, c, p, e) in enumerate(

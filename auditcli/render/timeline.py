@@ -31,8 +31,12 @@ MARKER_LABELS = {
     "new-ip": "★ip",
     "new-user-agent": "★agent",
     "new-resource": "★resource",
+    "chain-broken": "⛓broken",
 }
-LEGEND = "★ first time (actor, ip, agent, resource) · ⚠ sensitive · ✗ failed · ◆ centre"
+LEGEND = (
+    "★ first time (actor, ip, agent, resource) · ⚠ sensitive · ✗ failed · ◆ centre"
+    " · ⛓ in a broken stretch of its hash chain"
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,246 @@
+"""Commands for tamper evidence: verify, seal, keygen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditcli import diagnostics
+from auditcli.cli.app import (
+    DbOpt,
+    DebugOpt,
+    FormatOpt,
+    NoColorOpt,
+    OutputOpt,
+    app,
+    command,
+    console_for,
+    db_path,
+    format_for,
+    output_stream,
+    use_color,
+)
+from auditcli.errors import InputError, ProblemFound, UsageError
+from auditcli.ingest.sources import STDIN, expand
+from auditcli.integrity import AuditChainRecipe, ChainReport, DigestAlgorithm, NamedStream
+from auditcli.render import OutputFormat
+from auditcli.render import verify as render_verify
+
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        envvar="AUDITCLI_CHAIN_KEY_FILE",
+        help="Keyed mode: HMAC with this file's bytes [env AUDITCLI_CHAIN_KEY_FILE].",
+    ),
+]
+AlgorithmOpt = Annotated[DigestAlgorithm, typer.Option("--algorithm", help="Digest of the chain.")]
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from e
+
+
+def _recipe(
+    algorithm: DigestAlgorithm,
+    key_file: Path | None,
+    hash_field: str,
+    prev_field: str,
+    seq_field: str,
+    genesis: str | None,
+) -> AuditChainRecipe:
+    key = _read_bytes(key_file, "the chain key") if key_file is not None else None
+    return AuditChainRecipe(
+        algorithm=algorithm,
+        key=key,
+        hash_field=hash_field,
+        prev_field=prev_field,
+        seq_field=seq_field or None,
+        genesis_hash=genesis,
+    )
+
+
+@app.command("verify")
+@command
+def verify_command(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Chained exports, one chain in the order given; - for stdin."),
+    ] = None,
+    db: DbOpt = None,
+    hash_field: Annotated[
+        str, typer.Option("--hash-field", help="Member holding the hash.")
+    ] = "hash",
+    prev_field: Annotated[
+        str, typer.Option("--prev-field", help="Member holding the previous hash.")
+    ] = "prev_hash",
+    seq_field: Annotated[
+        str, typer.Option("--seq-field", help="Member holding the sequence number ('' for none).")
+    ] = "seq",
+    genesis: Annotated[
+        str | None, typer.Option("--genesis", help="Hash the first event links to (a slice).")
+    ] = None,
+    key_file: KeyFileOpt = None,
+    algorithm: AlgorithmOpt = DigestAlgorithm.SHA256,
+    expect_head: Annotated[
+        str | None, typer.Option("--expect-head", help="Anchor: the last event's hash.")
+    ] = None,
+    expect_count: Annotated[
+        int | None, typer.Option("--expect-count", min=0, help="Anchor: the number of events.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="Anchor: a signed checkpoint file.")
+    ] = None,
+    pubkey: Annotated[
+        Path | None, typer.Option("--pubkey", help="Public key (PEM) the checkpoint is signed by.")
+    ] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check hash-chained exports and report every defect (exit 1 when any).
+
+    Without --expect-head/--expect-count or --checkpoint the end of the chain is
+    unanchored: a truncated tail cannot be told from a complete one.
+    """
+    from auditcli.integrity import verify_chain
+
+    recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
+    output_format = format_for(fmt, output)
+    if output_format not in (OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.JSONL):
+        raise UsageError(f"verify writes table, json or jsonl, not {output_format.value}")
+    if paths and db is not None:
+        raise UsageError("give paths or --db, not both")
+    if paths:
+        sources: list[str | NamedStream] = [
+            NamedStream("<stdin>", sys.stdin.buffer) if ref.path is None else str(ref.path)
+            for ref in expand(paths)
+        ]
+        report = verify_chain(
+            sources,
+            recipe,
+            expected_head=expect_head,
+            expected_count=expect_count,
+            checkpoint=_read_bytes(checkpoint, "the checkpoint") if checkpoint else None,
+            checkpoint_key=_read_bytes(pubkey, "the public key") if pubkey else None,
+        )
+        reports = [(", ".join(paths), report)]
+    else:
+        if expect_head or expect_count is not None or checkpoint:
+            raise UsageError("anchors apply to files, not to --db", "verify the exported files")
+        reports = _verify_db(db, recipe)
+    _write(reports, output_format, output, use_color(no_color, os.environ))
+    broken = [label for label, report in reports if not report.intact]
+    checked = sum(report.events for _, report in reports)
+    if broken:
+        raise ProblemFound(f"chain defects found in {', '.join(broken)}", None)
+    diagnostics.note(f"chain intact: {checked:,} events checked")
+
+
+def _verify_db(db: Path | None, recipe: AuditChainRecipe) -> list[tuple[str, ChainReport]]:
+    from dataclasses import replace
+
+    from auditcli.chains import verify_stored
+    from auditcli.store import Store
+
+    store = Store.open(db_path(db), read_only=False)
+    try:
+        results = verify_stored(store, lambda start: replace(recipe, genesis_hash=start))
+    finally:
+        store.close()
+    if not results:
+        raise UsageError(
+            "no loaded source carries a hash chain",
+            f"chained events have {recipe.hash_field!r} and {recipe.prev_field!r} members",
+        )
+    return [(name, report) for name, report, _ in results]
+
+
+def _write(
+    reports: list[tuple[str, ChainReport]],
+    output_format: OutputFormat,
+    output: Path | None,
+    color: bool,
+) -> None:
+    with output_stream(output) as stream:
+        if output_format is OutputFormat.TABLE:
+            console = console_for(stream, color)
+            for index, (label, report) in enumerate(reports):
+                if index:
+                    console.print()
+                render_verify.write_table(report, label, console)
+        else:
+            render_verify.write_json(reports, stream, lines=output_format is OutputFormat.JSONL)
+
+
+@app.command("seal")
+@command
+def seal_command(
+    inputs: Annotated[list[str], typer.Argument(help="Unchained exports, in order; - for stdin.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Chained JSON lines (gzip when it ends .gz).")
+    ],
+    key_file: KeyFileOpt = None,
+    algorithm: AlgorithmOpt = DigestAlgorithm.SHA256,
+    checkpoint: Annotated[
+        bool, typer.Option("--checkpoint", help="Also write OUTPUT.checkpoint, signed.")
+    ] = False,
+    sign_key: Annotated[
+        Path | None, typer.Option("--sign-key", help="Ed25519 private key (PEM) to sign with.")
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", help="Name in the checkpoint (log and key).")
+    ] = "auditcli",
+    debug: DebugOpt = False,
+) -> None:
+    """Add seq, prev_hash and hash to every event, so the export can be verified later."""
+    from auditcli.integrity.seal import seal
+
+    if checkpoint and sign_key is None:
+        raise UsageError("--checkpoint needs --sign-key", "make a key pair with `auditcli keygen`")
+    recipe = _recipe(algorithm, key_file, "hash", "prev_hash", "seq", None)
+    private_key = None
+    if sign_key is not None:
+        from auditcli.integrity.checkpoint import load_private_key
+
+        private_key = load_private_key(_read_bytes(sign_key, "the signing key"))
+    sources: list[str | NamedStream] = [
+        NamedStream("<stdin>", sys.stdin.buffer) if item == STDIN else item for item in inputs
+    ]
+    for item in inputs:
+        if item != STDIN and not Path(item).is_file():
+            raise InputError(f"{item}: no such file")
+    result = seal(sources, output, recipe)
+    diagnostics.note(f"sealed {result.events:,} events into {output}; head {result.head}")
+    if checkpoint and private_key is not None:
+        from auditcli.integrity.checkpoint import sign_checkpoint
+
+        note = sign_checkpoint(result.checkpoint(name), private_key)
+        target = Path(f"{output}.checkpoint")
+        try:
+            target.write_bytes(note)
+        except OSError as e:
+            raise InputError(f"{target}: cannot write: {e.strerror or e}") from e
+        diagnostics.note(f"signed checkpoint written to {target}")
+
+
+@app.command("keygen")
+@command
+def keygen_command(
+    private: Annotated[Path, typer.Argument(help="Where to write the private key (PEM, 0600).")],
+    public: Annotated[Path, typer.Argument(help="Where to write the public key (PEM).")],
+    debug: DebugOpt = False,
+) -> None:
+    """Make an Ed25519 key pair for signing checkpoints."""
+    from auditcli.integrity.checkpoint import keygen
+
+    keygen(private, public)
+    diagnostics.note(f"wrote {private} (keep it secret) and {public} (share it)")

@@ -1,0 +1,184 @@
+"""verify, seal and keygen through the CLI, and chain checks of loaded sources."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import Result
+
+from tests.conftest import SAMPLE_LOGS, event
+
+Run = Callable[..., Result]
+WriteLog = Callable[..., Path]
+
+
+@pytest.fixture
+def sealed(run: Run, write_log: WriteLog, tmp_path: Path) -> Path:
+    """Twenty events, sealed with auditcli-chain/1."""
+    plain = write_log(
+        "plain.jsonl",
+        [
+            event(id=f"e{i}", timestamp=f"2026-03-12T14:{i:02d}:00Z", actor=f"user{i % 3}")
+            for i in range(20)
+        ],
+    )
+    out = tmp_path / "sealed.jsonl"
+    result = run("seal", plain, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "sealed 20 events into" in result.stderr
+    return out
+
+
+def report(result: Result) -> dict[str, object]:
+    parsed: dict[str, object] = orjson.loads(result.stdout)
+    return parsed
+
+
+def kinds(result: Result) -> list[tuple[str, int]]:
+    findings = report(result)["findings"]
+    assert isinstance(findings, list)
+    return [(f["kind"], f["line"]) for f in findings]
+
+
+def test_an_intact_seal_verifies_with_exit_0(run: Run, sealed: Path) -> None:
+    result = run("verify", sealed, "-f", "json")
+    assert result.exit_code == 0
+    body = report(result)
+    assert (body["intact"], body["events"], body["findings"]) == (True, 20, [])
+    assert any("unanchored" in note for note in body["notes"])  # type: ignore[attr-defined]
+    assert result.stderr == "auditcli: chain intact: 20 events checked\n"
+
+
+def test_a_modified_event_is_reported_at_its_line_with_exit_1(run: Run, sealed: Path) -> None:
+    lines = sealed.read_text().splitlines()
+    lines[6] = lines[6].replace("db.query", "db.drop")
+    sealed.write_text("\n".join(lines) + "\n")
+    result = run("verify", sealed, "-f", "json")
+    assert result.exit_code == 1
+    assert kinds(result) == [("modified", 7)]
+    assert "chain defects found" in result.stderr
+
+
+def test_every_defect_is_reported_not_only_the_first(run: Run, sealed: Path) -> None:
+    lines = sealed.read_text().splitlines()
+    lines[2] = lines[2].replace("user2", "mallory")
+    del lines[10]
+    lines[15], lines[16] = lines[16], lines[15]
+    sealed.write_text("\n".join(lines) + "\n")
+    result = run("verify", sealed, "-f", "json")
+    assert result.exit_code == 1
+    assert [k for k, _ in kinds(result)] == ["modified", "deleted", "reordered"]
+
+
+def test_truncation_is_caught_by_anchors(run: Run, sealed: Path) -> None:
+    full = sealed.read_text().splitlines()
+    head = orjson.loads(full[-1])["hash"]
+    sealed.write_text("\n".join(full[:-3]) + "\n")
+    by_count = run("verify", sealed, "--expect-count", "20", "-f", "json")
+    assert (by_count.exit_code, [k for k, _ in kinds(by_count)]) == (1, ["truncated"])
+    by_head = run("verify", sealed, "--expect-head", head, "-f", "json")
+    # The head alone cannot tell a cut tail from a rewrite: it is not in the file.
+    assert (by_head.exit_code, [k for k, _ in kinds(by_head)]) == (1, ["head_mismatch"])
+
+
+def test_signed_checkpoints_catch_truncation_and_bad_signatures(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    assert run("keygen", tmp_path / "k.pem", tmp_path / "k.pub").exit_code == 0
+    assert run("keygen", tmp_path / "other.pem", tmp_path / "other.pub").exit_code == 0
+    plain = write_log("p.jsonl", [event(id=f"e{i}") for i in range(10)])
+    out = tmp_path / "s.jsonl.gz"
+    sealed = run("seal", plain, "-o", out, "--checkpoint", "--sign-key", tmp_path / "k.pem")
+    assert sealed.exit_code == 0, sealed.stderr
+    note = Path(f"{out}.checkpoint")
+    good = run("verify", out, "--checkpoint", note, "--pubkey", tmp_path / "k.pub", "-f", "json")
+    assert good.exit_code == 0, good.stdout
+    wrong = run(
+        "verify", out, "--checkpoint", note, "--pubkey", tmp_path / "other.pub", "-f", "json"
+    )
+    assert (wrong.exit_code, kinds(wrong)[0][0]) == (1, "bad_signature")
+    lines = gzip.decompress(out.read_bytes()).splitlines()[:-2]
+    short = tmp_path / "short.jsonl"
+    short.write_bytes(b"\n".join(lines) + b"\n")
+    cut = run("verify", short, "--checkpoint", note, "--pubkey", tmp_path / "k.pub", "-f", "json")
+    assert (cut.exit_code, [k for k, _ in kinds(cut)]) == (1, ["truncated"])
+
+
+def test_keyed_chains_need_the_key(run: Run, write_log: WriteLog, tmp_path: Path) -> None:
+    key = tmp_path / "chain.key"
+    key.write_bytes(b"case-2026-0312 secret")
+    plain = write_log("p.jsonl", [event(id=f"e{i}") for i in range(5)])
+    out = tmp_path / "keyed.jsonl"
+    assert run("seal", plain, "-o", out, "--key-file", key).exit_code == 0
+    assert run("verify", out, "--key-file", key).exit_code == 0
+    assert run("verify", out, "-f", "json").exit_code == 1
+    other = tmp_path / "other.key"
+    other.write_bytes(b"guess")
+    assert run("verify", out, "--key-file", other, "-f", "json").exit_code == 1
+
+
+def test_keygen_refuses_to_overwrite(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "k.pem").write_text("keep me")
+    result = run("keygen", tmp_path / "k.pem", tmp_path / "k.pub")
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr
+    assert (tmp_path / "k.pem").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["verify", "missing.jsonl"], 3, "no such file"),
+        (["verify", str(SAMPLE_LOGS / "identity.jsonl")], 3, "no line holds a chained event"),
+        (["verify", "x.jsonl", "--db", "y.duckdb"], 2, "give paths or --db, not both"),
+        (["seal", "missing.jsonl", "-o", "out.jsonl"], 3, "no such file"),
+        (["seal", "-", "-o", "o.jsonl", "--checkpoint"], 2, "--checkpoint needs --sign-key"),
+    ],
+)
+def test_integrity_errors_are_one_line(run: Run, args: list[str], code: int, message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_load_records_broken_stretches_and_timeline_marks_them(
+    run: Run, sealed: Path, tmp_path: Path
+) -> None:
+    lines = sealed.read_text().splitlines()
+    lines[4] = lines[4].replace("db/orders", "db/payroll")
+    sealed.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "case.duckdb"
+    assert run("load", sealed, "--db", db).exit_code == 0
+    timeline = run(
+        "timeline",
+        "--db",
+        db,
+        "--since",
+        "2026-03-12T14:00Z",
+        "--until",
+        "2026-03-12T14:30Z",
+        "-f",
+        "jsonl",
+    )
+    marked = [orjson.loads(x) for x in timeline.stdout.splitlines()]
+    assert [(r["source_line"], "chain-broken" in r["markers"]) for r in marked][3:6] == [
+        (4, False),
+        (5, True),
+        (6, False),
+    ]
+    result = run("verify", "--db", db, "-f", "json")
+    assert result.exit_code == 1
+    assert kinds(result) == [("modified", 5)]
+
+
+def test_verify_db_says_when_nothing_is_chained(run: Run, tmp_path: Path) -> None:
+    db = tmp_path / "plain.duckdb"
+    run("load", SAMPLE_LOGS / "identity.jsonl", "--db", db)
+    result = run("verify", "--db", db)
+    assert result.exit_code == 2
+    assert "no loaded source carries a hash chain" in result.stderr
