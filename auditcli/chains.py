@@ -83,7 +83,7 @@ class BackgroundCheck:
 
     def _run(self, path: Path, recipe: AuditChainRecipe) -> None:
         try:
-            self._report = verify_chain([str(path)], recipe, jobs=1)
+            self._report = verify_chain([str(path)], recipe, jobs=2)
         except BaseException as error:  # reported as "could not check", never raised
             self._error = error
 

@@ -49,7 +49,8 @@ class LoadOptions:
     """Keep only matching events (runs straight on paths); rejects are then
     counted only among lines that could match."""
     check_chains: bool = True
-    """Check the hash chain of chained files as they load (see ``chains``)."""
+    """Check the hash chain of chained files as they load (see ``chains``); never
+    done for a filtered load, which is a query rather than evidence."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,8 @@ def _read_source(
             if mapper is None:
                 sample = _sample(batch)
                 mapper = _mapper_for(sample, options)
-                start = chain_start(sample) if options.check_chains else None
+                checking = options.check_chains and options.event_filter is None
+                start = chain_start(sample) if checking else None
                 if start is not None:
                     chain = start
                     if ref.path is not None and not source.compressed:

@@ -173,6 +173,23 @@ CREATE TABLE IF NOT EXISTS chain_breaks (
 )
 """
 
+#: One row per command run against the database, hash-chained (auditcli-chain/1 over
+#: every column but ``hash``; see ``access_log``). ``ts`` is text: the exact string hashed.
+ACCESS_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS access_log (
+  seq BIGINT PRIMARY KEY,
+  ts VARCHAR NOT NULL,
+  os_user VARCHAR,
+  host VARCHAR,
+  command VARCHAR NOT NULL,
+  command_line VARCHAR,
+  row_count BIGINT,
+  exit_code INTEGER,
+  prev_hash VARCHAR NOT NULL,
+  hash VARCHAR NOT NULL
+)
+"""
+
 ALL_DDL = (
     META_DDL,
     SOURCES_DDL,
@@ -184,4 +201,5 @@ ALL_DDL = (
     FIRST_SEEN_DDL,
     CHAIN_CHECKS_DDL,
     CHAIN_BREAKS_DDL,
+    ACCESS_LOG_DDL,
 )

@@ -30,12 +30,19 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path = MEMORY, *, read_only: bool = False) -> Store:
-        """Open (creating if needed) the database at ``path``."""
+    def open(
+        cls, path: str | Path = MEMORY, *, read_only: bool = False, must_exist: bool = False
+    ) -> Store:
+        """Open the database at ``path``, creating it unless ``read_only`` or ``must_exist``.
+
+        ``must_exist`` opens an existing database for writing (commands that read events
+        still append to its access log); a missing file is then an error, as with
+        ``read_only``.
+        """
         where = str(path)
         if where != MEMORY:
             file = Path(where)
-            if read_only and not file.exists():
+            if (read_only or must_exist) and not file.exists():
                 raise StoreError(
                     f"no database at {where}",
                     "load logs first with `auditcli load PATH --db FILE`, or pass paths",
@@ -45,24 +52,30 @@ class Store:
         try:
             connection = duckdb.connect(where, read_only=read_only)
         except duckdb.Error as e:
-            hint = (
-                "another process (a running `auditcli load`?) has it open; try again when it ends"
-                if "lock" in str(e).lower()
-                else None
-            )
+            reason = str(e).lower()
+            hint = None
+            if "lock" in reason:
+                hint = "another process (a running `auditcli`?) has it open; try again when it ends"
+            elif must_exist and "permission" in reason:
+                hint = "every command records its access in the database: use a writable copy"
             raise StoreError(f"cannot open database {where}: {_first_line(e)}", hint) from e
         store = cls(connection, where)
-        store._prepare(create=not read_only)
+        try:
+            store._prepare(create=not read_only, existing=must_exist)
+        except BaseException:
+            connection.close()
+            raise
         return store
 
-    def _prepare(self, *, create: bool) -> None:
+    def _prepare(self, *, create: bool, existing: bool = False) -> None:
         self.execute("SET TimeZone = 'UTC'")
         # Every query orders explicitly; unordered inserts load faster.
         self.execute("SET preserve_insertion_order = false")
         for macro in MACROS:
             self.execute(macro)
-        if not create:
+        if not create or existing:
             self._check_version()
+        if not create:
             return
         for ddl in ALL_DDL:
             self.execute(ddl)

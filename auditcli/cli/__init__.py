@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from auditcli.cli import data, formats, integrity, timeline  # noqa: F401  (register commands)
+from auditcli.cli import (  # noqa: F401  (register commands)
+    data,
+    formats,
+    integrity,
+    privacy,
+    timeline,
+)
 from auditcli.cli.app import app
 
 __all__ = ["app", "main"]

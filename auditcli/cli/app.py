@@ -122,6 +122,39 @@ MappingOpt = Annotated[
     Path | None,
     typer.Option("--mapping", help="TOML file: which source field feeds which column."),
 ]
+UnsafeShowSecretsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-show-secrets",
+        help="Show secrets found in log content as they are (masked by default).",
+    ),
+]
+PseudonymizeOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--pseudonymize/--no-pseudonymize",
+        help="Show emails, user names, IPs, phones and user agents as stable keyed tokens "
+        "[default: the policy file's privacy.pseudonymize, else no].",
+        show_default=False,
+    ),
+]
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="Privacy policy TOML [default: .auditcli.toml here or in a parent directory].",
+        show_default=False,
+    ),
+]
+PseudonymKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pseudonym-key",
+        help="Pseudonym key file, created on first use [default: the database's own key; "
+        "on paths, $XDG_CONFIG_HOME/auditcli/pseudonym.key].",
+        show_default=False,
+    ),
+]
 
 
 def resolve_format(

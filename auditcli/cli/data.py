@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +22,11 @@ from auditcli.cli.app import (
     MappingOpt,
     NoColorOpt,
     OutputOpt,
+    PolicyOpt,
+    PseudonymizeOpt,
+    PseudonymKeyOpt,
     TzOpt,
+    UnsafeShowSecretsOpt,
     app,
     command,
     console_for,
@@ -32,23 +36,13 @@ from auditcli.cli.app import (
     output_stream,
     use_color,
 )
-from auditcli.ingest.mapping import read_mapping
-from auditcli.ingest.sources import expand
-from auditcli.load import LoadOptions, LoadReport, load
-from auditcli.query import (
-    EventFilter,
-    Query,
-    count_sql,
-    matching_addresses,
-    parse_fields,
-    parse_networks,
-    parse_sort,
-    select_sql,
-)
+
+if TYPE_CHECKING:
+    from auditcli.load import LoadOptions, LoadReport
+    from auditcli.privacy.apply import OutputPrivacy
+    from auditcli.store import Store
+
 from auditcli.render import OutputFormat, RenderOptions, write_rows
-from auditcli.schema import TABLE_COLUMNS
-from auditcli.store import MEMORY, Store
-from auditcli.timeutil import format_ts, parse_time, zone
 
 
 class Outcome(enum.StrEnum):
@@ -113,6 +107,9 @@ def _stderr_isatty() -> bool:
 
 
 def _run_load(store: Store, paths: list[str], options: LoadOptions) -> LoadReport:
+    from auditcli.ingest.sources import expand
+    from auditcli.load import load
+
     refs = expand(paths)
     progress = _Progress(sum(r.size or 0 for r in refs), _stderr_isatty())
     try:
@@ -122,6 +119,9 @@ def _run_load(store: Store, paths: list[str], options: LoadOptions) -> LoadRepor
 
 
 def load_options(input_format: str | None, mapping: Path | None, **extra: Any) -> LoadOptions:
+    from auditcli.ingest.mapping import read_mapping
+    from auditcli.load import LoadOptions
+
     return LoadOptions(
         input_format=input_format,
         mapping=read_mapping(mapping) if mapping is not None else None,
@@ -130,6 +130,8 @@ def load_options(input_format: str | None, mapping: Path | None, **extra: Any) -
 
 
 def _summary(report: LoadReport, target: str) -> str:
+    from auditcli.timeutil import format_ts
+
     first, last = report.span
     parts = [
         f"loaded {len(report.loaded)} file(s), {report.events:,} events, "
@@ -156,11 +158,16 @@ def load_command(
     debug: DebugOpt = False,
 ) -> None:
     """Load audit logs into a DuckDB database, with provenance; bad records go to rejects."""
+    from auditcli.cli.safety import access_recorded
+    from auditcli.store import Store
+
     options = load_options(input_format, mapping, strict=strict)
     target = db_path(db)
     store = Store.open(target)
     try:
-        report = _run_load(store, paths, options)
+        with access_recorded(store, "load") as tally:
+            report = _run_load(store, paths, options)
+            tally.rows = report.events
     finally:
         store.close()
     for skipped in report.skipped:
@@ -180,9 +187,12 @@ def open_for_query(
     db: Path | None,
     options: LoadOptions,
 ) -> Store:
-    """An in-memory store loaded from ``paths``, or the --db database read-only."""
+    """An in-memory store loaded from ``paths``, or the --db database (which must exist;
+    it is opened for writing, to append to its access log)."""
+    from auditcli.store import MEMORY, Store
+
     if not paths:
-        return Store.open(db_path(db), read_only=True)
+        return Store.open(db_path(db), must_exist=True)
     store = Store.open(MEMORY)
     try:
         report = _run_load(store, paths, options)
@@ -208,9 +218,14 @@ def emit(
     color: bool,
     matched: int | None = None,
     noun: str = "events",
+    privacy: OutputPrivacy | None = None,
 ) -> int:
-    """Run ``sql`` and write its rows in ``fmt`` to stdout or ``output``."""
-    reader = store.arrow_reader(sql, params)
+    """Run ``sql`` and write its rows in ``fmt`` to stdout or ``output``, every batch made
+    safe by ``privacy`` first (secrets masked unless told otherwise)."""
+    from auditcli.privacy.apply import MASK_SECRETS
+
+    privacy = privacy if privacy is not None else MASK_SECRETS
+    reader = privacy.reader(store.arrow_reader(sql, params))
     with output_stream(output) as stream:
         console = console_for(stream, color) if fmt is OutputFormat.TABLE else None
         return write_rows(reader, fmt, stream, options, console=console, matched=matched, noun=noun)
@@ -260,9 +275,32 @@ def filter_command(
     mapping: MappingOpt = None,
     no_color: NoColorOpt = False,
     csv_raw: CsvRawOpt = False,
+    unsafe_show_secrets: UnsafeShowSecretsOpt = False,
+    pseudonymize: PseudonymizeOpt = None,
+    policy: PolicyOpt = None,
+    pseudonym_key: PseudonymKeyOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Events matching every given filter, oldest first."""
+    """Events matching every given filter, oldest first.
+
+    --actor, --resource and --ip also take pseudonym tokens (user:..., ip:...).
+    """
+    from auditcli.cli.safety import access_recorded, output_privacy, privacy_for, resolve_filter
+    from auditcli.privacy.case import has_tokens
+    from auditcli.query import (
+        EventFilter,
+        Query,
+        count_sql,
+        matching_addresses,
+        parse_fields,
+        parse_networks,
+        parse_sort,
+        select_sql,
+    )
+    from auditcli.schema import TABLE_COLUMNS
+    from auditcli.timeutil import parse_time, zone
+
+    privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     zone_info = zone(tz)
     clock = now()
     event_filter = EventFilter(
@@ -274,37 +312,46 @@ def filter_command(
         since=parse_time(since, now=clock, tz=zone_info) if since else None,
         until=parse_time(until, now=clock, tz=zone_info) if until else None,
     )
-    networks = parse_networks(event_filter.ips)
+    # Tokens are resolved against the loaded values, so files are then read whole.
+    tokens = has_tokens(event_filter)
+    if not tokens:
+        parse_networks(event_filter.ips)
     output_format = format_for(fmt, output)
     table = output_format is OutputFormat.TABLE
-    query = Query(
-        event_filter=event_filter,
-        fields=parse_fields(fields) if fields or not table else TABLE_COLUMNS,
-        sort=parse_sort(sort),
-        limit=limit if limit is not None else (TABLE_ROW_CAP if table else None),
-    )
-    options = load_options(input_format, mapping, event_filter=event_filter)
+    columns = parse_fields(fields) if fields or not table else TABLE_COLUMNS
+    order = parse_sort(sort)
+    options = load_options(input_format, mapping, event_filter=None if tokens else event_filter)
     store = open_for_query(paths, db, options)
     try:
-        ip_matches = None
-        if networks:
-            stored = store.fetchall("SELECT DISTINCT source_ip FROM events")
-            ip_matches = matching_addresses((row[0] for row in stored), networks)
-        matched = None
-        if table:
-            sql, params = count_sql(event_filter, ip_matches=ip_matches)
-            matched = int(store.scalar(sql, params))
-        sql, params = select_sql(query, ip_matches=ip_matches)
-        emit(
-            store,
-            sql,
-            params,
-            output_format,
-            output,
-            RenderOptions(tz=zone_info, csv_raw=csv_raw),
-            use_color(no_color, os.environ),
-            matched=matched,
-        )
+        with access_recorded(store, "filter", privacy, enabled=not paths) as tally:
+            event_filter = resolve_filter(privacy, store, event_filter, case=not paths)
+            networks = parse_networks(event_filter.ips)
+            query = Query(
+                event_filter=event_filter,
+                fields=columns,
+                sort=order,
+                limit=limit if limit is not None else (TABLE_ROW_CAP if table else None),
+            )
+            ip_matches = None
+            if networks:
+                stored = store.fetchall("SELECT DISTINCT source_ip FROM events")
+                ip_matches = matching_addresses((row[0] for row in stored), networks)
+            matched = None
+            if table:
+                sql, params = count_sql(event_filter, ip_matches=ip_matches)
+                matched = int(store.scalar(sql, params))
+            sql, params = select_sql(query, ip_matches=ip_matches)
+            tally.rows = emit(
+                store,
+                sql,
+                params,
+                output_format,
+                output,
+                RenderOptions(tz=zone_info, csv_raw=csv_raw),
+                use_color(no_color, os.environ),
+                matched=matched,
+                privacy=output_privacy(privacy, store, case=not paths),
+            )
     finally:
         store.close()
 
@@ -316,9 +363,17 @@ def sources_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
+    unsafe_show_secrets: UnsafeShowSecretsOpt = False,
+    pseudonymize: PseudonymizeOpt = None,
+    policy: PolicyOpt = None,
+    pseudonym_key: PseudonymKeyOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Loaded files: path, SHA-256, format, events, rejects, time span, load time."""
+    from auditcli.cli.safety import access_recorded, output_privacy, privacy_for
+    from auditcli.store import Store
+
+    privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     output_format = format_for(fmt, output)
     columns = (
         "source_file, events, rejects, first_ts, last_ts"
@@ -326,18 +381,20 @@ def sources_command(
         else "source_file, file_sha256, source_format, size_bytes, events, rejects, first_ts, "
         "last_ts, loaded_at"
     )
-    store = Store.open(db_path(db), read_only=True)
+    store = Store.open(db_path(db), must_exist=True)
     try:
-        emit(
-            store,
-            f"SELECT {columns} FROM sources ORDER BY source_id",
-            [],
-            output_format,
-            output,
-            RenderOptions(),
-            use_color(no_color, os.environ),
-            noun="sources",
-        )
+        with access_recorded(store, "sources", privacy) as tally:
+            tally.rows = emit(
+                store,
+                f"SELECT {columns} FROM sources ORDER BY source_id",
+                [],
+                output_format,
+                output,
+                RenderOptions(),
+                use_color(no_color, os.environ),
+                noun="sources",
+                privacy=output_privacy(privacy, store, case=True),
+            )
     finally:
         store.close()
 
@@ -350,28 +407,39 @@ def rejects_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
+    unsafe_show_secrets: UnsafeShowSecretsOpt = False,
+    pseudonymize: PseudonymizeOpt = None,
+    policy: PolicyOpt = None,
+    pseudonym_key: PseudonymKeyOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Records that could not be loaded as events: file, line, reason and raw text."""
-    store = Store.open(db_path(db), read_only=True)
+    from auditcli.cli.safety import access_recorded, output_privacy, privacy_for
+    from auditcli.store import Store
+
+    privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
+    output_format = format_for(fmt, output)
+    sql = (
+        "SELECT source_file, source_line, reason, raw FROM rejects "
+        "ORDER BY source_file, source_line"
+    )
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    store = Store.open(db_path(db), must_exist=True)
     try:
-        sql = (
-            "SELECT source_file, source_line, reason, raw FROM rejects "
-            "ORDER BY source_file, source_line"
-        )
-        params: list[Any] = []
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        emit(
-            store,
-            sql,
-            params,
-            format_for(fmt, output),
-            output,
-            RenderOptions(),
-            use_color(no_color, os.environ),
-            noun="rejects",
-        )
+        with access_recorded(store, "rejects", privacy) as tally:
+            tally.rows = emit(
+                store,
+                sql,
+                params,
+                output_format,
+                output,
+                RenderOptions(),
+                use_color(no_color, os.environ),
+                noun="rejects",
+                privacy=output_privacy(privacy, store, case=True),
+            )
     finally:
         store.close()

@@ -25,10 +25,8 @@ from auditcli.cli.app import (
     use_color,
 )
 from auditcli.errors import InputError, ProblemFound, UsageError
-from auditcli.ingest.sources import STDIN, expand
 from auditcli.integrity import AuditChainRecipe, ChainReport, DigestAlgorithm, NamedStream
 from auditcli.render import OutputFormat
-from auditcli.render import verify as render_verify
 
 KeyFileOpt = Annotated[
     Path | None,
@@ -111,6 +109,7 @@ def verify_command(
     Without --expect-head/--expect-count or --checkpoint the end of the chain is
     unanchored: a truncated tail cannot be told from a complete one.
     """
+    from auditcli.ingest.sources import expand
     from auditcli.integrity import verify_chain
 
     recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
@@ -149,11 +148,14 @@ def _verify_db(db: Path | None, recipe: AuditChainRecipe) -> list[tuple[str, Cha
     from dataclasses import replace
 
     from auditcli.chains import verify_stored
+    from auditcli.cli.safety import access_recorded
     from auditcli.store import Store
 
-    store = Store.open(db_path(db), read_only=False)
+    store = Store.open(db_path(db), must_exist=True)
     try:
-        results = verify_stored(store, lambda start: replace(recipe, genesis_hash=start))
+        with access_recorded(store, "verify") as tally:
+            results = verify_stored(store, lambda start: replace(recipe, genesis_hash=start))
+            tally.rows = sum(report.events for _, report, _ in results)
     finally:
         store.close()
     if not results:
@@ -170,6 +172,8 @@ def _write(
     output: Path | None,
     color: bool,
 ) -> None:
+    from auditcli.render import verify as render_verify
+
     with output_stream(output) as stream:
         if output_format is OutputFormat.TABLE:
             console = console_for(stream, color)
@@ -202,6 +206,7 @@ def seal_command(
     debug: DebugOpt = False,
 ) -> None:
     """Add seq, prev_hash and hash to every event, so the export can be verified later."""
+    from auditcli.ingest.sources import STDIN
     from auditcli.integrity.seal import seal
 
     if checkpoint and sign_key is None:

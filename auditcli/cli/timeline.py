@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import replace
 from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +20,11 @@ from auditcli.cli.app import (
     MappingOpt,
     NoColorOpt,
     OutputOpt,
+    PolicyOpt,
+    PseudonymizeOpt,
+    PseudonymKeyOpt,
     TzOpt,
+    UnsafeShowSecretsOpt,
     app,
     command,
     console_for,
@@ -29,28 +34,20 @@ from auditcli.cli.app import (
     use_color,
 )
 from auditcli.cli.data import PathsArg, load_options, open_for_query
+
+if TYPE_CHECKING:
+    from auditcli.timeline import SensitiveRule, Timeline
+
 from auditcli.errors import InputError, UsageError
-from auditcli.query import EventFilter
 from auditcli.render import OutputFormat, RenderOptions, write_rows
-from auditcli.render import timeline as render_timeline
-from auditcli.timeline import (
-    DEFAULT_SPAN,
-    SENSITIVE_RULES,
-    SensitiveRule,
-    Timeline,
-    TimelineRequest,
-    build,
-    window_around_event,
-    window_at,
-    window_between,
-)
-from auditcli.timeutil import parse_duration, parse_time, zone
 
 TIMELINE_ROW_CAP = 200
 
 
 def read_sensitive_rules(path: Path) -> tuple[SensitiveRule, ...]:
     """A policy file's ``[sensitive]`` table: category = [glob, ...]; it replaces the defaults."""
+    from auditcli.timeline import SensitiveRule
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -128,6 +125,10 @@ def timeline_command(
     mapping: MappingOpt = None,
     no_color: NoColorOpt = False,
     csv_raw: CsvRawOpt = False,
+    unsafe_show_secrets: UnsafeShowSecretsOpt = False,
+    pseudonymize: PseudonymizeOpt = None,
+    policy: PolicyOpt = None,
+    pseudonym_key: PseudonymKeyOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """What happened around a moment: seeds, pivots, markers, in time order.
@@ -136,6 +137,19 @@ def timeline_command(
     --since/--until. Every row says why it is included; markers flag failures,
     first appearances, new addresses, clients and resources, and sensitive actions.
     """
+    from auditcli.cli.safety import access_recorded, output_privacy, privacy_for, resolve_filter
+    from auditcli.query import EventFilter
+    from auditcli.timeline import (
+        SENSITIVE_RULES,
+        TimelineRequest,
+        build,
+        window_around_event,
+        window_at,
+        window_between,
+    )
+    from auditcli.timeutil import parse_time, zone
+
+    privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     zone_info = zone(tz)
     clock = now()
     seeds = EventFilter(
@@ -157,30 +171,34 @@ def timeline_command(
         )
     store = open_for_query(paths, db, load_options(input_format, mapping))
     try:
-        if around is not None:
-            chosen = window_around_event(store, around, *spans)
-        elif at is not None:
-            chosen = window_at(parse_time(at, now=clock, tz=zone_info), *spans)
-        else:
-            assert since is not None and until is not None
-            chosen = window_between(
-                parse_time(since, now=clock, tz=zone_info),
-                parse_time(until, now=clock, tz=zone_info),
+        with access_recorded(store, "timeline", privacy, enabled=not paths) as tally:
+            if around is not None:
+                chosen = window_around_event(store, around, *spans)
+            elif at is not None:
+                chosen = window_at(parse_time(at, now=clock, tz=zone_info), *spans)
+            else:
+                assert since is not None and until is not None
+                chosen = window_between(
+                    parse_time(since, now=clock, tz=zone_info),
+                    parse_time(until, now=clock, tz=zone_info),
+                )
+            seeds = resolve_filter(privacy, store, seeds, case=not paths)
+            request = TimelineRequest(
+                chosen, seeds, hops if hops is not None else (1 if expand else 0), rules
             )
-        request = TimelineRequest(
-            chosen, seeds, hops if hops is not None else (1 if expand else 0), rules
-        )
-        result = build(store, request)
-        _write(
-            result,
-            output_format,
-            output,
-            zone_info,
-            not no_collapse,
-            limit,
-            use_color(no_color, os.environ),
-            csv_raw,
-        )
+            result = build(store, request)
+            # Pivots and markers are worked out on real values; only what is shown is safe.
+            safe = output_privacy(privacy, store, case=not paths)
+            tally.rows = _write(
+                replace(result, rows=safe.table(result.rows)),
+                output_format,
+                output,
+                zone_info,
+                not no_collapse,
+                limit,
+                use_color(no_color, os.environ),
+                csv_raw,
+            )
     finally:
         store.close()
 
@@ -188,6 +206,9 @@ def timeline_command(
 def _spans(
     before: str | None, after: str | None, window: str | None
 ) -> tuple[timedelta, timedelta]:
+    from auditcli.timeline import DEFAULT_SPAN
+    from auditcli.timeutil import parse_duration
+
     if window is not None:
         if before is not None or after is not None:
             raise UsageError("--window and --before/--after do not go together")
@@ -208,12 +229,15 @@ def _write(
     limit: int | None,
     color: bool,
     csv_raw: bool,
-) -> None:
+) -> int:
+    """Write the timeline; return how many rows were written."""
+    from auditcli.render import timeline as render_timeline
+
     with output_stream(output) as stream:
         match output_format:
             case OutputFormat.TABLE:
                 console = console_for(stream, color)
-                render_timeline.write_table(
+                return render_timeline.write_table(
                     result,
                     console,
                     tz,
@@ -221,11 +245,11 @@ def _write(
                     max_rows=limit if limit is not None else TIMELINE_ROW_CAP,
                 )
             case OutputFormat.MARKDOWN:
-                render_timeline.write_markdown(result, stream, tz, collapse=collapse)
+                return render_timeline.write_markdown(result, stream, tz, collapse=collapse)
             case OutputFormat.HTML:
-                render_timeline.write_html(result, stream, tz, collapse=collapse)
+                return render_timeline.write_html(result, stream, tz, collapse=collapse)
             case _:
                 rows = result.rows if limit is None else result.rows.slice(0, limit)
-                write_rows(
+                return write_rows(
                     rows.to_reader(), output_format, stream, RenderOptions(tz=tz, csv_raw=csv_raw)
                 )

@@ -12,7 +12,9 @@ from typing import Any
 
 from auditcli.errors import UsageError
 from auditcli.ingest.adapter import JsonAdapter
+from auditcli.ingest.auditd import AUDITD
 from auditcli.ingest.azure import AZURE_ACTIVITY, ENTRA_SIGNIN
+from auditcli.ingest.canonical import CANONICAL
 from auditcli.ingest.cloudtrail import CLOUDTRAIL
 from auditcli.ingest.gcp_audit import GCP_AUDIT
 from auditcli.ingest.generic import GENERIC
@@ -25,6 +27,7 @@ from auditcli.ingest.okta import OKTA
 
 #: Specific adapters first; generic-json is the fallback.
 ADAPTERS: tuple[JsonAdapter, ...] = (
+    CANONICAL,
     OCSF,
     CLOUDTRAIL,
     K8S_AUDIT,
@@ -35,6 +38,7 @@ ADAPTERS: tuple[JsonAdapter, ...] = (
     OKTA,
     GITHUB_AUDIT,
     GOOGLE_WORKSPACE,
+    AUDITD,
     GENERIC,
 )
 

@@ -1,5 +1,8 @@
 """Cut a byte stream into records: JSON lines, JSON arrays, or one wrapped document.
 
+Other layouts are told from the head and framed by their own modules: auditd text
+(``ingest.auditd_text``), CSV (``ingest.csvfile``), Parquet (``ingest.parquetfile``).
+
 A record is the exact text of one event as it stands in the input, with its
 1-based line (JSON lines) or 0-based element index (arrays and ``{"Records": [...]}``
 wrappers). Big inputs are cut into Arrow batches of whole lines without per-line
@@ -21,6 +24,8 @@ import pyarrow as pa
 CHUNK_BYTES = 32 << 20
 #: Documents bigger than this are never parsed whole to guess their layout.
 MAX_DOCUMENT_BYTES = 256 << 20
+#: Bytes read at least, when the input does not start like JSON, to tell its layout.
+SNIFF_BYTES = 64 << 10
 #: Top-level keys whose list value holds the events of a wrapped export.
 WRAPPER_KEYS = ("Records", "records", "Events", "events", "items", "value", "entries")
 
@@ -62,17 +67,39 @@ def frame(
     chunk_bytes: int = CHUNK_BYTES,
     prefilter: LinePrefilter | None = None,
 ) -> Iterator[Batch]:
-    """Yield the records of ``stream`` in batches, whatever its layout."""
+    """Yield the records of ``stream`` in batches, whatever its layout.
+
+    JSON (lines, arrays, wrapped or single documents) unless the head says otherwise:
+    Parquet by its magic bytes, auditd text by its ``type=... msg=audit(`` records,
+    CSV by a header row. Those are framed by their own modules (imported only then).
+    """
     head = stream.read(chunk_bytes)
     if head.startswith(_BOM):
         head = head[len(_BOM) :]
     first = head.lstrip()[:1]
+    if first not in (b"[", b"{"):
+        while len(head) < SNIFF_BYTES and (more := stream.read(chunk_bytes)):
+            head += more
+    if head.startswith(b"PAR1"):
+        from auditcli.ingest.parquetfile import frame_parquet
+
+        yield from frame_parquet(head, stream, chunk_bytes)
+        return
     if first in (b"[", b"{"):
         document = _try_document(head, stream, chunk_bytes)
         if isinstance(document, _Document):
             yield from _document_batches(document, chunk_bytes)
             return
         head = document
+    else:
+        from auditcli.ingest import auditd_text, csvfile
+
+        if auditd_text.sniff(head):
+            yield from auditd_text.frame_auditd(head, stream, chunk_bytes)
+            return
+        if csvfile.sniff(head):
+            yield from csvfile.frame_csv(head, stream, chunk_bytes)
+            return
     yield from _line_batches(head, stream, chunk_bytes, prefilter or LinePrefilter())
 
 
@@ -282,7 +309,9 @@ def _lines_of(data: bytes, cut: int, first_line: int) -> Batch:
 def _candidate_lines(data: bytes, first_line: int, needles: list[bytes]) -> Batch:
     """Only the lines of ``data`` that hold a needle or an escape, found with find()."""
     starts: set[int] = set()
-    for needle in (*needles, *_ESCAPES):
+    # Two-byte searches are slow; one memchr for a backslash usually rules them out.
+    escapes = _ESCAPES if data.find(b"\\") >= 0 else ()
+    for needle in (*needles, *escapes):
         position = data.find(needle)
         while position >= 0:
             start = data.rfind(b"\n", 0, position) + 1

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
+import re
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -24,10 +24,13 @@ from auditcli.errors import InputError
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-#: File endings picked up when a directory is given (compressed forms too).
-LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log")
+#: File endings picked up when a directory is given (compressed and rotated forms too:
+#: ``audit.log.1``, ``events.jsonl.2.gz``).
+LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".parquet")
 COMPRESSED_SUFFIXES = (".gz",)
 GZIP_MAGIC = b"\x1f\x8b"
+#: A rotated file's number after its ending (``audit.log.1``).
+_ROTATION = re.compile(r"\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ def expand(paths: Sequence[str]) -> list[SourceRef]:
             if not found:
                 raise InputError(
                     f"{given}: no log files in this directory",
-                    f"auditcli reads files ending {', '.join(LOG_SUFFIXES)} (optionally .gz)",
+                    f"auditcli reads files ending {', '.join(LOG_SUFFIXES)} "
+                    "(optionally rotated, .1, .2, ..., and .gz)",
                 )
             refs.extend(SourceRef(str(p), p, p.stat().st_size) for p in found)
         elif path.is_file():
@@ -74,31 +78,45 @@ def _log_files(directory: Path) -> Iterator[Path]:
             stem = name
             for suffix in COMPRESSED_SUFFIXES:
                 stem = stem.removesuffix(suffix)
+            stem = _ROTATION.sub("", stem)
             if stem.endswith(LOG_SUFFIXES):
                 yield Path(root) / name
 
 
-class _HashingReader(io.RawIOBase):
-    """A raw stream that feeds every byte it reads to SHA-256 on a helper thread."""
+class _HashingReader:
+    """A stream that hands out the bytes it reads unchanged and feeds them to
+    SHA-256 on a helper thread (bytes are immutable, so nothing is copied)."""
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
         self._hash = hashlib.sha256()
         self._worker = ThreadPoolExecutor(max_workers=1)
         self._pending: Future[None] | None = None
+        self._pushed_back = b""
         self.bytes_read = 0
 
-    def readable(self) -> bool:
-        return True
+    def peek(self, size: int) -> bytes:
+        """The next ``size`` bytes, read but kept for the next ``read``."""
+        if len(self._pushed_back) < size:
+            self._pushed_back += self._read_inner(size - len(self._pushed_back))
+        return self._pushed_back[:size]
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        size = len(data)
-        buffer[:size] = data
-        if size:
-            self.bytes_read += size
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative)."""
+        head, self._pushed_back = self._pushed_back, b""
+        if size >= 0:
+            if len(head) >= size:
+                self._pushed_back = head[size:]
+                return head[:size]
+            return head + self._read_inner(size - len(head))
+        return head + self._read_inner(-1)
+
+    def _read_inner(self, size: int) -> bytes:
+        data = self._inner.read(size)
+        if data:
+            self.bytes_read += len(data)
             self._pending = self._worker.submit(self._hash.update, data)
-        return size
+        return data
 
     def hexdigest(self) -> str:
         """The SHA-256 of everything read so far."""
@@ -107,8 +125,8 @@ class _HashingReader(io.RawIOBase):
         return self._hash.hexdigest()
 
     def close(self) -> None:
+        """Finish hashing and stop the helper thread."""
         self._worker.shutdown(wait=True)
-        super().close()
 
 
 @dataclass
@@ -140,11 +158,10 @@ def open_source(ref: SourceRef, stdin: BinaryIO | None = None) -> Iterator[OpenS
     except OSError as e:
         raise InputError(f"{ref.name}: cannot open: {e.strerror or e}") from e
     hashing = _HashingReader(inner)
-    buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
     try:
-        compressed = buffered.peek(2)[:2] == GZIP_MAGIC
+        compressed = hashing.peek(2) == GZIP_MAGIC
         stream: BinaryIO = (
-            gzip.GzipFile(fileobj=buffered, mode="rb") if compressed else buffered  # type: ignore[assignment]
+            gzip.GzipFile(fileobj=hashing, mode="rb") if compressed else hashing  # type: ignore[assignment,call-overload]
         )
         yield OpenSource(ref, stream, compressed, hashing)
     except (OSError, EOFError, zlib.error) as e:

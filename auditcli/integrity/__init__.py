@@ -11,16 +11,47 @@ This package never imports typer or rich, never prints and never reads the envir
 
 from __future__ import annotations
 
-from auditcli.integrity.chain import Anchor, verify_chain, verify_texts
-from auditcli.integrity.recipe import (
-    SCHEME,
-    AuditChainRecipe,
-    ChainRecipe,
-    DigestAlgorithm,
-)
-from auditcli.integrity.report import ChainReport, Finding, FindingKind
-from auditcli.integrity.seal import SealResult, seal
-from auditcli.integrity.sources import NamedStream
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditcli.integrity.chain import Anchor, verify_chain, verify_texts
+    from auditcli.integrity.recipe import (
+        SCHEME,
+        AuditChainRecipe,
+        ChainRecipe,
+        DigestAlgorithm,
+    )
+    from auditcli.integrity.report import ChainReport, Finding, FindingKind
+    from auditcli.integrity.seal import SealResult, seal
+    from auditcli.integrity.sources import NamedStream
+
+#: Public name -> the submodule defining it; imported on first use, so that
+#: importing the package (say, for DigestAlgorithm in a --help) stays cheap.
+_HOME = {
+    "Anchor": "chain",
+    "verify_chain": "chain",
+    "verify_texts": "chain",
+    "SCHEME": "recipe",
+    "AuditChainRecipe": "recipe",
+    "ChainRecipe": "recipe",
+    "DigestAlgorithm": "recipe",
+    "ChainReport": "report",
+    "Finding": "report",
+    "FindingKind": "report",
+    "SealResult": "seal",
+    "seal": "seal",
+    "NamedStream": "sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'auditcli.integrity' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"auditcli.integrity.{home}"), name)
+
 
 __all__ = [
     "SCHEME",

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, BinaryIO
 
-import pyarrow as pa
-
 if TYPE_CHECKING:
+    import pyarrow as pa
     from rich.console import Console
 
 

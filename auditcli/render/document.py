@@ -10,10 +10,29 @@ import pyarrow as pa
 from auditcli.render import RenderOptions
 from auditcli.render.table import cell_text
 
+_MARKDOWN_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "|": "\\|",
+        "`": "\\`",
+        "[": "\\[",
+        "]": "\\]",
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+    }
+)
+#: Pages load nothing and run nothing, whatever a cell holds.
+CONTENT_SECURITY_POLICY = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+    "style-src 'unsafe-inline'; img-src data:\">"
+)
+
 
 def markdown_cell(text: str) -> str:
-    """A table cell that cannot break the Markdown table around it."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    """A table cell that cannot break the Markdown table around it, nor become a link,
+    an image or HTML when rendered."""
+    return text.translate(_MARKDOWN_ESCAPES)
 
 
 def write_markdown(reader: pa.RecordBatchReader, out: BinaryIO, options: RenderOptions) -> int:
@@ -42,7 +61,8 @@ def write_html(reader: pa.RecordBatchReader, out: BinaryIO, options: RenderOptio
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>auditcli</title><style>body{font:14px system-ui,sans-serif}"
+        f"{CONTENT_SECURITY_POLICY}<title>auditcli</title>"
+        "<style>body{font:14px system-ui,sans-serif}"
         "table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #eee;"
         "text-align:left}</style></head><body>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

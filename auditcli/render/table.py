@@ -22,9 +22,21 @@ from auditcli.render import RenderOptions
 from auditcli.timeutil import format_short, zone_label
 
 #: Columns that never wrap, and columns cut at a width rather than folded.
-_NARROW = {"outcome", "source_line", "events", "rejects", "source_ip", "source_format"}
+_NARROW = {
+    "outcome",
+    "source_line",
+    "events",
+    "rejects",
+    "source_ip",
+    "source_format",
+    "seq",
+    "command",
+    "row_count",
+    "exit_code",
+}
 _CAPPED = {
     "error": 60,
+    "command_line": 120,
     "user_agent": 40,
     "raw": 120,
     "file_sha256": 16,

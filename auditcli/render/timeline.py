@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, BinaryIO
 
 from auditcli.privacy.text import visible
-from auditcli.render.document import markdown_cell
+from auditcli.render.document import CONTENT_SECURITY_POLICY, markdown_cell
 from auditcli.timeline import Run, Timeline, collapse_runs, group_size, histogram
 from auditcli.timeutil import format_short, zone_label
 
@@ -140,7 +140,7 @@ def _cells(run: Run, tz: tzinfo, one_day: bool) -> list[str]:
     row = run.row
     cut = 11 if one_day else 0
     when = format_short(run.ts, tz)[cut:]
-    action = visible(row["action"] or "")
+    action = visible(row["action"] or "", 60)
     if run.count > 1 and run.last_ts is not None:
         action = f"{action} ×{run.count} (→{format_short(run.last_ts, tz)[11:19]})"
     return [
@@ -149,8 +149,8 @@ def _cells(run: Run, tz: tzinfo, one_day: bool) -> list[str]:
         visible(row["actor"] or "", 60),
         action,
         visible(row["resource"] or "", 60),
-        row["outcome"] or "",
-        visible(row["source_ip"] or ""),
+        visible(row["outcome"] or "", 20),
+        visible(row["source_ip"] or "", 45),
         marker_text(row["markers"]),
         visible(row["included_because"] or "", 60),
     ]
@@ -313,8 +313,7 @@ def write_html(timeline: Timeline, out: BinaryIO, tz: tzinfo, *, collapse: bool)
     counts = histogram(timeline, 120)
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
+        f"{CONTENT_SECURITY_POLICY}"
         f"<title>auditcli timeline</title><style>{_CSS}</style></head><body>"
         f"<h1>Timeline</h1>{summary}{_svg(counts, centre_column(timeline, 120))}"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

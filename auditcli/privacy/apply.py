@@ -1,0 +1,319 @@
+"""Rows made safe to show: secrets masked and, on request, personal data pseudonymised.
+
+Owns the one transform (:class:`OutputPrivacy`) the CLI applies to every Arrow record
+batch before any writer sees it, and which output columns get what: JSON text columns
+(``raw``, ``extra``) are masked with ``mask_json_text``, every other text column with
+``mask_text``, except the few auditcli writes itself (``TRUSTED_COLUMNS``). Then, when
+pseudonymising, ``actor``, ``source_ip`` and ``user_agent`` become tokens, free-text
+columns have emails, IP addresses, phone numbers and known names replaced, and JSON
+text has every string equal to a known name (an actor, a user agent: ``known``)
+replaced along with the emails, addresses and phones inside any string.
+
+Cheap when nothing matches: one vectorised RE2 test per column (``SECRET_PRECHECK``, a
+superset of the built-in detectors' own precheck) picks the values worth a look,
+repeated values of a column are looked at once, and a column nothing changed in is
+passed on untouched. Never prints, never reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from auditcli.privacy.pseudonyms import Pseudonymizer, actor_kind
+from auditcli.privacy.secrets import (
+    DEFAULT,
+    DEFAULT_DETECTORS,
+    DetectorSet,
+    mask_json_text,
+    mask_text,
+)
+
+#: Columns holding JSON text: masked in place so they stay valid JSON.
+JSON_COLUMNS = frozenset({"raw", "extra"})
+#: Text columns auditcli writes itself: never log content, left alone.
+TRUSTED_COLUMNS = frozenset({"outcome", "source_format", "file_sha256", "prev_hash", "hash"})
+#: Columns whose whole value is one personal value, and what kind of token it gets.
+TOKEN_COLUMNS = frozenset({"actor", "source_ip", "user_agent"})
+#: Free-text columns that may mention people: their emails, addresses, phones, names.
+FREE_TEXT_COLUMNS = frozenset({"resource", "error", "reason", "command_line"})
+
+#: RE2, case-insensitive: matches every text ``DetectorSet.may_contain_secret`` can match
+#: for the built-in detectors (each branch of ``secrets._FAST_PRECHECK`` with its
+#: look-behinds dropped, so it matches more, never less).
+SECRET_PRECHECK = "|".join(
+    (
+        r"pass[-_. ]?w",
+        r"pass[-_. ]?phrase",
+        r"gh[pousr]_",
+        r"github_pat_",
+        r"token",
+        r"cookie",
+        r"key",
+        r"[rs]k_(?:live|test)_",
+        r"sk-",
+        r"secret",
+        r"authorization",
+        r"aiza",
+        r"eyj",
+        r"xox[abposre]-",
+        r"xapp-",
+        r"\\u00",
+        r"bearer",
+        r"basic",
+        r"-----begin ",
+        r"""/\\*/[^\s"/@]*:(?:[^\s"/@\\]|\\.)*@""",
+        r"[2-6][0-9]{3}[ -]?[0-9]{4}(?:[0-9]{2}[ -]?[0-9]|[ -]?[0-9]{4})",
+    )
+)
+
+_BUILTIN = frozenset(DEFAULT_DETECTORS)
+_STRING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: A token already written (left alone), or a word that may be a known name.
+_WORD_OR_TOKEN = re.compile(r"(?:user|email|ip|phone|agent):[0-9a-f]{16}(?![0-9a-f])|[\w.@-]+")
+#: A field between common delimiters (CSV, key="value", pipes): may be a known name.
+_SEGMENT = re.compile(r"""[^,\t"'|;=\r\n]+""")
+_VIA = re.compile(r"via (actor|ip|resource) (.*)", re.DOTALL)
+_VIA_COLUMN = {"actor": "actor", "ip": "source_ip", "resource": "resource"}
+_ROW_KINDS = {"source_ip": "ip", "user_agent": "agent"}
+_MAX_NESTED_JSON = 4
+#: Known names shorter than this are not looked for inside text (``-``, ``a``).
+MIN_KNOWN_CHARS = 2
+
+Lookup = Callable[[str], "str | None"]
+
+
+def _is_text(data_type: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_string_view(data_type)
+    )
+
+
+@dataclass(frozen=True)
+class OutputPrivacy:
+    """What to hide in output rows; ``OutputPrivacy()`` masks secrets with the built-in list.
+
+    ``detectors`` None shows secrets as they are (``--unsafe-show-secrets``);
+    ``pseudonymizer`` set replaces personal data with its tokens; ``known`` maps names
+    to look for inside text (distinct actors and user agents) to their token kind.
+    """
+
+    detectors: DetectorSet | None = DEFAULT
+    pseudonymizer: Pseudonymizer | None = None
+    known: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """False when rows pass through unchanged."""
+        return self.detectors is not None or self.pseudonymizer is not None
+
+    def reader(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """``reader`` with every batch made safe, lazily."""
+        if not self.active:
+            return reader
+        return pa.RecordBatchReader.from_batches(reader.schema, map(self.batch, reader))
+
+    def table(self, table: pa.Table) -> pa.Table:
+        """``table`` made safe."""
+        if not self.active:
+            return table
+        batches = [self.batch(batch) for batch in table.to_batches()]
+        return pa.Table.from_batches(batches, schema=table.schema)
+
+    def batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """One record batch made safe; the same object when nothing in it changed."""
+        if not self.active or batch.num_rows == 0:
+            return batch
+        names = batch.schema.names
+        row_lookups = self._row_lookups(batch)
+        columns = []
+        changed = False
+        for name, column in zip(names, batch.columns, strict=True):
+            if not _is_text(column.type) or name in TRUSTED_COLUMNS:
+                safe = column
+            elif name in JSON_COLUMNS:
+                safe = self._json_column(column, row_lookups)
+            else:
+                safe = self._scalar_column(name, column)
+            changed = changed or safe is not column
+            columns.append(safe)
+        return pa.RecordBatch.from_arrays(columns, schema=batch.schema) if changed else batch
+
+    # -- columns -------------------------------------------------------------------------
+
+    def _may_hold_secrets(self, values: pa.Array) -> list[bool]:
+        """Per value: could a detector fire in it? (All true for policy detectors.)"""
+        assert self.detectors is not None
+        if any(detector not in _BUILTIN for detector in self.detectors):
+            return [True] * len(values)
+        flags = pc.match_substring_regex(values, SECRET_PRECHECK, ignore_case=True)
+        return [bool(flag) for flag in flags.to_pylist()]
+
+    def _scalar_column(self, name: str, column: pa.Array) -> pa.Array:
+        pseudonymise = self.pseudonymizer is not None and (
+            name in TOKEN_COLUMNS or name in FREE_TEXT_COLUMNS or name == "included_because"
+        )
+        encoded = pc.dictionary_encode(column)
+        values = encoded.dictionary
+        flags = self._may_hold_secrets(values) if self.detectors is not None else None
+        if not pseudonymise and not (flags and any(flags)):
+            return column
+        texts: list[str] = values.to_pylist()
+        safe = []
+        for index, text in enumerate(texts):
+            if flags is not None and flags[index]:
+                assert self.detectors is not None
+                text = mask_text(text, self.detectors)
+            if pseudonymise:
+                text = self._pseudonymise(name, text)
+            safe.append(text)
+        if safe == texts:
+            return column
+        return pc.take(pa.array(safe, type=column.type), encoded.indices)
+
+    def _json_column(self, column: pa.Array, row_lookups: list[Lookup] | None) -> pa.Array:
+        flags = self._may_hold_secrets(column) if self.detectors is not None else None
+        if self.pseudonymizer is None and not (flags and any(flags)):
+            return column
+        texts: list[str | None] = column.to_pylist()
+        safe: list[str | None] = []
+        changed = False
+        for index, text in enumerate(texts):
+            if text is not None:
+                original = text
+                if flags is not None and flags[index]:
+                    assert self.detectors is not None
+                    text = mask_json_text(text, self.detectors)
+                if self.pseudonymizer is not None:
+                    lookup = row_lookups[index] if row_lookups else self._lookup
+                    text = self._json_text(text, lookup, 0)
+                changed = changed or text != original
+            safe.append(text)
+        return pa.array(safe, type=column.type) if changed else column
+
+    # -- pseudonyms ----------------------------------------------------------------------
+
+    def _lookup(self, value: str) -> str | None:
+        return self.known.get(value) if len(value) >= MIN_KNOWN_CHARS else None
+
+    def _row_lookups(self, batch: pa.RecordBatch) -> list[Lookup] | None:
+        """Per row, the kind of a name: this event's actor, address and client, then ``known``."""
+        names = batch.schema.names
+        if self.pseudonymizer is None or not JSON_COLUMNS & set(names):
+            return None
+        present = [name for name in ("actor", "source_ip", "user_agent") if name in names]
+        if not present:
+            return None
+        values = zip(*(batch.column(name).to_pylist() for name in present), strict=True)
+        lookups: list[Lookup] = []
+        for row in values:
+            own: dict[str, str] = {}
+            for name, value in zip(present, row, strict=True):
+                if value and len(value) >= MIN_KNOWN_CHARS:
+                    own[value] = actor_kind(value) if name == "actor" else _ROW_KINDS[name]
+            lookups.append(self._chained(own) if own else self._lookup)
+        return lookups
+
+    def _chained(self, own: dict[str, str]) -> Lookup:
+        def lookup(value: str) -> str | None:
+            return own.get(value) or self._lookup(value)
+
+        return lookup
+
+    def _pseudonymise(self, name: str, text: str) -> str:
+        """One scalar column value pseudonymised."""
+        pseudonymizer = self.pseudonymizer
+        assert pseudonymizer is not None
+        if name in TOKEN_COLUMNS:
+            return pseudonymizer.column(name, text) or text
+        if name == "included_because":
+            via = _VIA.fullmatch(text)
+            if via is None:
+                return text
+            label, value = via.groups()
+            return f"via {label} {self._pseudonymise(_VIA_COLUMN[label], value)}"
+        kind = self._lookup(text)
+        if kind is not None:
+            return pseudonymizer.token(kind, text)
+        if name == "command_line":
+            return self._free_text(text, self._lookup)
+        return pseudonymizer.free_text(text)
+
+    def _json_text(self, text: str, lookup: Lookup, depth: int) -> str:
+        """JSON text with names, emails, addresses and phones in its strings replaced.
+
+        Text that is not JSON is treated as free text. Keys are treated as values.
+        """
+        pseudonymizer = self.pseudonymizer
+        assert pseudonymizer is not None
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return self._free_text(text, lookup)
+        if "\\" not in text:
+            # No escapes: every string reads as written, and no email, address or phone
+            # can reach across a quote, so the free-text pass may run over the whole text.
+            def known(match: re.Match[str]) -> str:
+                value = match.group()[1:-1]
+                kind = lookup(value)
+                return match.group() if kind is None else f'"{pseudonymizer.token(kind, value)}"'
+
+            return pseudonymizer.free_text(_STRING_TOKEN.sub(known, text))
+        pieces: list[str] = []
+        position = 0
+        for match in _STRING_TOKEN.finditer(text):
+            token = match.group()
+            value = token[1:-1] if "\\" not in token else orjson.loads(token)
+            assert isinstance(value, str)
+            kind = lookup(value)
+            if kind is not None:
+                replaced = pseudonymizer.token(kind, value)
+            elif value.lstrip()[:1] in ("{", "[") and depth < _MAX_NESTED_JSON:
+                replaced = self._json_text(value, lookup, depth + 1)
+            else:
+                replaced = pseudonymizer.free_text(value)
+            if replaced != value:
+                pieces.append(text[position : match.start()])
+                pieces.append(orjson.dumps(replaced).decode())
+                position = match.end()
+        if not pieces:
+            return text
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _free_text(self, text: str, lookup: Lookup) -> str:
+        """Text that is not JSON: known names as delimited fields or words, then the rest."""
+        pseudonymizer = self.pseudonymizer
+        assert pseudonymizer is not None
+
+        def segment(match: re.Match[str]) -> str:
+            found = match.group()
+            stripped = found.strip()
+            kind = lookup(stripped) if stripped else None
+            if kind is None:
+                return found
+            return found.replace(stripped, pseudonymizer.token(kind, stripped), 1)
+
+        def word(match: re.Match[str]) -> str:
+            found = match.group()
+            if ":" in found:  # a token written by the segment pass
+                return found
+            kind = lookup(found)
+            return found if kind is None else pseudonymizer.token(kind, found)
+
+        text = _SEGMENT.sub(segment, text)
+        text = _WORD_OR_TOKEN.sub(word, text)
+        return pseudonymizer.free_text(text)
+
+
+#: Secrets masked with the built-in detectors, nothing pseudonymised: the default.
+MASK_SECRETS = OutputPrivacy()
+#: Rows as they are (``--unsafe-show-secrets``, nothing pseudonymised).
+UNCHANGED = OutputPrivacy(detectors=None)

@@ -1,0 +1,162 @@
+"""A case's pseudonym state in its database: the key, and the values tokens stand for.
+
+Owns the ``pseudonym_key`` row of ``meta`` (hex of 32 random bytes, created on first
+use, so every command on one database gives one person one token), the names looked
+for inside text when pseudonymising (``known_values``: distinct actors and user
+agents), and mapping a token back (``reveal``) by pseudonymising the database's own
+values until one gives the token: no table of tokens is stored. Never prints, never
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+
+from auditcli.errors import StoreError
+from auditcli.privacy.apply import MIN_KNOWN_CHARS
+from auditcli.privacy.pseudonyms import KEY_BYTES, MIN_KEY_BYTES, Pseudonymizer, actor_kind, new_key
+from auditcli.query import EventFilter
+from auditcli.store import Store
+
+META_KEY = "pseudonym_key"
+#: A pseudonym token as written in output.
+TOKEN = re.compile(r"(?:user|email|ip|phone|agent):[0-9a-f]{16}")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+#: Where tokens of emails, addresses and phones may have come from, beyond the columns.
+_TEXT_COLUMNS = ("actor", "source_ip", "resource", "error", "extra", "raw")
+#: A cheap test (DuckDB regex) for text that may hold a value of each kind.
+_MAY_HOLD = {
+    "email": "@",
+    "ip": r"[0-9]\.[0-9]|:[0-9A-Fa-f]*:",
+    "phone": r"[0-9][ .()-]?[0-9]",
+}
+
+
+def case_key(store: Store, *, create: bool) -> bytes | None:
+    """The database's pseudonym key; made and stored on first use when ``create``."""
+    stored = store.scalar("SELECT value FROM meta WHERE key = ?", [META_KEY])
+    if stored is None and create:
+        store.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING", [META_KEY, new_key().hex()]
+        )
+        stored = store.scalar("SELECT value FROM meta WHERE key = ?", [META_KEY])
+    if stored is None:
+        return None
+    try:
+        key = bytes.fromhex(stored)
+    except ValueError as e:
+        raise StoreError(f"{store.path}: the stored pseudonym key is not hex") from e
+    if len(key) < MIN_KEY_BYTES:
+        raise StoreError(
+            f"{store.path}: the stored pseudonym key is {len(key)} bytes; "
+            f"expected {KEY_BYTES} random bytes"
+        )
+    return key
+
+
+def known_values(store: Store) -> dict[str, str]:
+    """Distinct actors and user agents, each with the kind of token it gets."""
+    known: dict[str, str] = {}
+    for (agent,) in store.fetchall("SELECT DISTINCT user_agent FROM events"):
+        if agent and len(agent) >= MIN_KNOWN_CHARS:
+            known[agent] = "agent"
+    for (actor,) in store.fetchall("SELECT DISTINCT actor FROM events"):
+        if actor and len(actor) >= MIN_KNOWN_CHARS:
+            known[actor] = actor_kind(actor)
+    return known
+
+
+class _Finder(Pseudonymizer):
+    """The pseudonymiser itself, noting the value behind one token as it finds values."""
+
+    def __init__(self, key: bytes, wanted: str) -> None:
+        super().__init__(key)
+        self.wanted = wanted
+        self.found: str | None = None
+
+    def token(self, kind: str, value: str) -> str:
+        made = super().token(kind, value)
+        if made == self.wanted and self.found is None:
+            self.found = value
+        return made
+
+
+def reveal(store: Store, key: bytes, token: str) -> str | None:
+    """The value in ``store`` whose token under ``key`` is ``token``, or None.
+
+    Whole actors, addresses and user agents are tried first; for emails, addresses
+    and phones, then every one found inside the text columns (a scan: slower).
+    """
+    finder = _Finder(key, token)
+    kind = token.partition(":")[0]
+    for column, candidate_kinds in (
+        ("actor", ("user", "email", "ip")),
+        ("source_ip", ("ip",)),
+        ("user_agent", ("agent",)),
+    ):
+        if kind not in candidate_kinds:
+            continue
+        for (value,) in store.fetchall(f"SELECT DISTINCT {column} FROM events"):
+            if value:
+                finder.column(column, value)
+                if finder.found is not None:
+                    return finder.found
+    if kind not in _MAY_HOLD:
+        return None
+    for text in _texts(store, _MAY_HOLD[kind]):
+        finder.free_text(text)
+        if finder.found is not None:
+            return finder.found
+    return None
+
+
+def _texts(store: Store, pattern: str) -> Iterator[str]:
+    for column in _TEXT_COLUMNS:
+        reader = store.arrow_reader(
+            f"SELECT DISTINCT {column} FROM events WHERE regexp_matches({column}, ?)", [pattern]
+        )
+        for batch in reader:
+            for value in batch.column(0).to_pylist():
+                if value:
+                    yield value
+
+
+def has_tokens(event_filter: EventFilter) -> bool:
+    """True when a value of ``--actor``, ``--resource`` or ``--ip`` holds a token."""
+    values = (*event_filter.actors, *event_filter.resources, *event_filter.ips)
+    return any(TOKEN.search(value) for value in values)
+
+
+def resolve_tokens(
+    store: Store, key: bytes | None, event_filter: EventFilter
+) -> tuple[EventFilter, list[str]]:
+    """``event_filter`` with tokens in its actor, resource and ip values replaced by the
+    values they stand for; also the tokens no value gives (left as they are)."""
+    revealed: dict[str, str | None] = {}
+    unresolved: list[str] = []
+
+    def value_of(token: str) -> str | None:
+        if token not in revealed:
+            revealed[token] = reveal(store, key, token) if key is not None else None
+            if revealed[token] is None:
+                unresolved.append(token)
+        return revealed[token]
+
+    def glob_value(match: re.Match[str]) -> str:
+        found = value_of(match.group())
+        if found is None:
+            return match.group()
+        return _GLOB_CHARS.sub(lambda m: f"[{m.group()}]", found)
+
+    def address(match: re.Match[str]) -> str:
+        return value_of(match.group()) or match.group()
+
+    resolved = replace(
+        event_filter,
+        actors=tuple(TOKEN.sub(glob_value, v) for v in event_filter.actors),
+        resources=tuple(TOKEN.sub(glob_value, v) for v in event_filter.resources),
+        ips=tuple(TOKEN.sub(address, v) for v in event_filter.ips),
+    )
+    return resolved, unresolved

@@ -1,0 +1,247 @@
+"""Pseudonyms through the CLI: stable tokens, keys per case, filters by value or token,
+reveal, and the policy file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner, Result
+
+from auditcli.cli import app
+from auditcli.privacy.case import TOKEN
+from tests.conftest import event, jsonl
+
+Run = Callable[..., Result]
+ALICE = "alice@corp.example"
+
+
+@pytest.fixture
+def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The user's config directory, where runs on files keep their key."""
+    directory = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(directory))
+    return directory
+
+
+@pytest.fixture
+def run(config: Path) -> Run:
+    runner = CliRunner()
+
+    def invoke(*args: str | Path) -> Result:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(
+        jsonl(
+            [
+                event(
+                    id="e1",
+                    timestamp="2026-03-12T14:00:00Z",
+                    actor=ALICE,
+                    source_ip="203.0.113.7",
+                    resource="db/orders",
+                ),
+                event(
+                    id="e2",
+                    timestamp="2026-03-12T14:01:00Z",
+                    actor="svc-deploy",
+                    source_ip="203.0.113.7",
+                    resource="user/bob@corp.example",
+                    target={"email": "carol@corp.example", "phone": "+1 415 555 0100"},
+                ),
+                event(
+                    id="e3",
+                    timestamp="2026-03-12T14:02:00Z",
+                    actor=ALICE,
+                    source_ip="10.9.8.7",
+                    resource="db/orders",
+                    user_agent="Mozilla/5.0 (X11)",
+                ),
+            ]
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def db(run: Run, logs: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "case.duckdb"
+    assert run("load", logs, "--db", path).exit_code == 0
+    return path
+
+
+def rows(result: Result) -> list[dict[str, object]]:
+    assert result.exit_code == 0, result.stderr
+    return [orjson.loads(line) for line in result.stdout.splitlines()]
+
+
+def actors(result: Result) -> list[object]:
+    return [row["actor"] for row in rows(result)]
+
+
+def test_the_same_person_gets_the_same_token_in_every_command_and_run(run: Run, db: Path) -> None:
+    first = rows(run("filter", "--db", db, "-f", "jsonl", "--pseudonymize"))
+    token = first[0]["actor"]
+    assert isinstance(token, str) and TOKEN.fullmatch(token) and token.startswith("email:")
+    assert first[2]["actor"] == token and ALICE not in str(first)
+    again = rows(run("filter", "--db", db, "-f", "jsonl", "--pseudonymize"))
+    assert again == first
+    timeline = rows(
+        run("timeline", "--db", db, "--at", "2026-03-12T14:01Z", "-f", "jsonl", "--pseudonymize")
+    )
+    assert [r["actor"] for r in timeline][::2] == [token, token]
+    csv_rows = list(
+        csv.DictReader(io.StringIO(run("filter", "--db", db, "-f", "csv", "--pseudonymize").stdout))
+    )
+    assert csv_rows[0]["actor"] == token
+    assert orjson.loads(str(first[0]["raw"]))["actor"] == token
+
+
+def test_every_format_is_pseudonymised(run: Run, db: Path, tmp_path: Path) -> None:
+    for fmt in ("table", "markdown", "html", "json", "csv"):
+        shown = run("filter", "--db", db, "-f", fmt, "--pseudonymize", "--fields", "actor,raw")
+        assert "alice" not in shown.stdout and "carol" not in shown.stdout, fmt
+        assert "email:" in shown.stdout, fmt
+    output = tmp_path / "out.parquet"
+    run("filter", "--db", db, "-o", output, "--pseudonymize")
+    assert ALICE not in str(pq.read_table(output).to_pylist())
+
+
+def test_the_case_key_lives_in_the_database_created_on_first_use(run: Run, db: Path) -> None:
+    def stored() -> list[tuple[str]]:
+        with duckdb.connect(str(db), read_only=True) as connection:
+            query = "SELECT value FROM meta WHERE key = 'pseudonym_key'"
+            return connection.execute(query).fetchall()
+
+    run("filter", "--db", db, "-f", "jsonl")
+    assert stored() == []
+    run("filter", "--db", db, "-f", "jsonl", "--pseudonymize")
+    assert len(bytes.fromhex(stored()[0][0])) == 32
+
+
+def test_runs_on_files_use_the_users_key_file(run: Run, logs: Path, config: Path) -> None:
+    first = actors(run("filter", logs, "-f", "jsonl", "--pseudonymize"))
+    key_file = config / "auditcli" / "pseudonym.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert actors(run("filter", logs, "-f", "jsonl", "--pseudonymize")) == first
+
+
+def test_another_key_gives_other_tokens_and_one_key_gives_one_token(
+    run: Run, db: Path, logs: Path, tmp_path: Path
+) -> None:
+    case_tokens = actors(run("filter", "--db", db, "-f", "jsonl", "--pseudonymize"))
+    key = tmp_path / "other.key"
+    with_key = actors(
+        run("filter", "--db", db, "-f", "jsonl", "--pseudonymize", "--pseudonym-key", key)
+    )
+    assert with_key != case_tokens
+    on_files = actors(run("filter", logs, "-f", "jsonl", "--pseudonymize", "--pseudonym-key", key))
+    assert on_files == with_key
+
+
+def test_filters_take_the_real_value_or_the_token(run: Run, db: Path, logs: Path) -> None:
+    by_value = rows(run("filter", "--db", db, "-f", "jsonl", "--pseudonymize", "--actor", ALICE))
+    assert [r["event_id"] for r in by_value] == ["e1", "e3"]
+    token = str(by_value[0]["actor"])
+    by_token = rows(run("filter", "--db", db, "-f", "jsonl", "--actor", token))
+    assert [r["event_id"] for r in by_token] == ["e1", "e3"]
+    ip = str(rows(run("filter", "--db", db, "-f", "jsonl", "--pseudonymize"))[0]["source_ip"])
+    by_ip = rows(run("filter", "--db", db, "-f", "jsonl", "--ip", ip, "--fields", "event_id"))
+    assert by_ip == [{"event_id": "e1"}, {"event_id": "e2"}]
+    resource = rows(
+        run("filter", "--db", db, "-f", "jsonl", "--pseudonymize", "--actor", "svc-deploy")
+    )[0]["resource"]
+    by_resource = rows(run("filter", "--db", db, "-f", "jsonl", "--resource", str(resource)))
+    assert [r["event_id"] for r in by_resource] == ["e2"]
+    file_token = actors(run("filter", logs, "-f", "jsonl", "--pseudonymize"))[0]
+    on_files = rows(run("filter", logs, "-f", "jsonl", "--actor", str(file_token)))
+    assert [r["event_id"] for r in on_files] == ["e1", "e3"]
+
+
+def test_a_token_no_value_gives_matches_nothing_with_a_warning(run: Run, db: Path) -> None:
+    result = run("filter", "--db", db, "-f", "jsonl", "--actor", "user:" + "0" * 16)
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "user:0000000000000000: no value here has this token" in result.stderr
+
+
+def test_reveal_maps_a_token_back_and_says_when_none_matches(run: Run, db: Path) -> None:
+    shown = run("filter", "--db", db, "-f", "jsonl", "--pseudonymize")
+    first, second = rows(shown)[:2]
+    assert run("reveal", str(first["actor"]), "--db", db).stdout == f"{ALICE}\n"
+    assert run("reveal", str(second["actor"]), "--db", db).stdout == "svc-deploy\n"
+    target = orjson.loads(str(second["raw"]))["target"]
+    assert run("reveal", target["email"], "--db", db).stdout == "carol@corp.example\n"
+    assert run("reveal", target["phone"], "--db", db).stdout == "+1 415 555 0100\n"
+    missing = run("reveal", "email:" + "f" * 16, "--db", db)
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert "has this token" in missing.stderr
+    assert run("reveal", "alice", "--db", db).exit_code == 2
+
+
+def test_timelines_still_correlate_by_token(run: Run, db: Path) -> None:
+    result = run(
+        "timeline",
+        "--db",
+        db,
+        "--at",
+        "2026-03-12T14:01Z",
+        "--ip",
+        "203.0.113.7",
+        "--expand",
+        "-f",
+        "jsonl",
+        "--pseudonymize",
+    )
+    timeline = rows(result)
+    alice = timeline[0]["actor"]
+    assert [r["event_id"] for r in timeline] == ["e1", "e2", "e3"]
+    assert timeline[2]["included_because"] == f"via actor {alice}"
+    by_token = rows(
+        run(
+            "timeline",
+            "--db",
+            db,
+            "--at",
+            "2026-03-12T14:01Z",
+            "--actor",
+            str(alice),
+            "-f",
+            "jsonl",
+        )
+    )
+    assert [r["event_id"] for r in by_token] == ["e1", "e3"]
+
+
+def test_a_policy_file_turns_pseudonyms_on_and_adds_detectors(
+    run: Run, db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".auditcli.toml").write_text(
+        "[privacy]\npseudonymize = true\n\n[secrets]\nextra_detectors = "
+        '[{ name = "resource-code", value = "db/ord[a-z]+" }]\n'
+    )
+    result = rows(run("filter", "--db", db, "-f", "jsonl"))
+    assert str(result[0]["actor"]).startswith("email:")
+    assert result[0]["resource"] == "<redacted:resource-code>"
+    off = rows(run("filter", "--db", db, "-f", "jsonl", "--no-pseudonymize"))
+    assert off[0]["actor"] == ALICE
+    elsewhere = tmp_path / "policy.toml"
+    elsewhere.write_text("[privacy]\npseudonymize = false\n")
+    assert (
+        rows(run("filter", "--db", db, "-f", "jsonl", "--policy", elsewhere))[0]["actor"] == ALICE
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[privacy]\nnope = 1\n")
+    assert run("filter", "--db", db, "--policy", broken).exit_code == 2
