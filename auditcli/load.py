@@ -49,8 +49,9 @@ class LoadOptions:
     """Keep only matching events (runs straight on paths); rejects are then
     counted only among lines that could match."""
     check_chains: bool = True
-    """Check the hash chain of chained files as they load (see ``chains``); never
-    done for a filtered load, which is a query rather than evidence."""
+    """Check the hash chain of chained files as they load (see ``chains``). A
+    filtered load is a query, not evidence: it checks no chain and records no
+    first appearances."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def load(
             results.append(result)
             if result.rejects and first_reject is None:
                 first_reject = _first_reject(store, result.sha256)
-        record_first_seen(store, [r.source_id for r in results if r.source_id is not None])
+        if options.event_filter is None:
+            record_first_seen(store, [r.source_id for r in results if r.source_id is not None])
         if options.strict and first_reject is not None:
             file, line, reason = first_reject
             total = sum(r.rejects for r in results)

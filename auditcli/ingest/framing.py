@@ -22,6 +22,9 @@ import orjson
 import pyarrow as pa
 
 CHUNK_BYTES = 32 << 20
+#: The first read: enough to tell the layout and pick the adapter, small enough that
+#: the first batch (read before a filter's needles are known) is cheap to map.
+HEAD_BYTES = 1 << 20
 #: Documents bigger than this are never parsed whole to guess their layout.
 MAX_DOCUMENT_BYTES = 256 << 20
 #: Bytes read at least, when the input does not start like JSON, to tell its layout.
@@ -73,7 +76,7 @@ def frame(
     Parquet by its magic bytes, auditd text by its ``type=... msg=audit(`` records,
     CSV by a header row. Those are framed by their own modules (imported only then).
     """
-    head = stream.read(chunk_bytes)
+    head = stream.read(min(chunk_bytes, HEAD_BYTES))
     if head.startswith(_BOM):
         head = head[len(_BOM) :]
     first = head.lstrip()[:1]
@@ -261,6 +264,11 @@ def _line_batches(
     next_line = 1
     while True:
         block = stream.read(chunk_bytes)
+        if prefilter.needles is not None and block:
+            batch, pending, lines = _candidates_across(pending, block, next_line, prefilter.needles)
+            next_line += lines
+            yield batch
+            continue
         data = pending + block if block else pending
         if not data:
             return
@@ -275,11 +283,34 @@ def _line_batches(
         if prefilter.needles is None:
             batch = _lines_of(data, cut, next_line)
         else:
-            batch = _candidate_lines(data[:cut], next_line, prefilter.needles)
+            batch, _ = _candidate_lines(data, next_line, prefilter.needles, 0, cut)
         next_line += data.count(b"\n", 0, cut) + (0 if data[cut - 1 : cut] == b"\n" else 1)
         yield batch
         if not block:
             return
+
+
+def _candidates_across(
+    pending: bytes, block: bytes, first_line: int, needles: list[bytes]
+) -> tuple[Batch, bytes, int]:
+    """Candidate lines of ``pending + block`` without copying ``block``: the line that
+    straddles the boundary is joined on its own, the rest is searched in place.
+    Returns the batch, the unfinished tail and how many lines were completed."""
+    first_end = block.find(b"\n")
+    if first_end < 0:
+        return _EMPTY, pending + block, 0
+    joined = pending + block[: first_end + 1]
+    head_batch, head_lines = _candidate_lines(joined, first_line, needles, 0, len(joined))
+    last_end = block.rfind(b"\n")
+    body_batch, body_lines = _candidate_lines(
+        block, first_line + head_lines, needles, first_end + 1, last_end + 1
+    )
+    batch = Batch(
+        pa.concat_arrays([head_batch.raw, body_batch.raw]),
+        pa.concat_arrays([head_batch.doc, body_batch.doc]),
+        pa.concat_arrays([head_batch.line, body_batch.line]),
+    )
+    return batch, block[last_end + 1 :], head_lines + body_lines
 
 
 def _lines_of(data: bytes, cut: int, first_line: int) -> Batch:
@@ -306,34 +337,40 @@ def _lines_of(data: bytes, cut: int, first_line: int) -> Batch:
         return Batch(raw, doc, lines)
 
 
-def _candidate_lines(data: bytes, first_line: int, needles: list[bytes]) -> Batch:
-    """Only the lines of ``data`` that hold a needle or an escape, found with find()."""
+def _candidate_lines(
+    data: bytes, first_line: int, needles: list[bytes], begin: int, stop: int
+) -> tuple[Batch, int]:
+    """The lines of ``data[begin:stop]`` (whole lines) that hold a needle or an escape,
+    found with find() in place; also how many line ends that stretch holds."""
     starts: set[int] = set()
     # Two-byte searches are slow; one memchr for a backslash usually rules them out.
-    escapes = _ESCAPES if data.find(b"\\") >= 0 else ()
+    escapes = _ESCAPES if data.find(b"\\", begin, stop) >= 0 else ()
     for needle in (*needles, *escapes):
-        position = data.find(needle)
+        position = data.find(needle, begin, stop)
         while position >= 0:
-            start = data.rfind(b"\n", 0, position) + 1
-            starts.add(start)
-            end = data.find(b"\n", position)
+            starts.add(data.rfind(b"\n", begin, position) + 1 or begin)
+            end = data.find(b"\n", position, stop)
             if end < 0:
                 break
-            position = data.find(needle, end)
-    ordered = sorted(starts)
+            position = data.find(needle, end, stop)
     pieces: list[bytes] = []
     numbers: list[int] = []
     line = first_line
-    previous = 0
-    for start in ordered:
+    previous = begin
+    for start in sorted(starts):
         line += data.count(b"\n", previous, start)
         previous = start
-        end = data.find(b"\n", start)
-        piece = data[start : end if end >= 0 else len(data)]
+        end = data.find(b"\n", start, stop)
+        piece = data[start : end if end >= 0 else stop]
         pieces.append(piece[:-1] if piece.endswith(b"\r") else piece)
         numbers.append(line)
+    lines = line - first_line + data.count(b"\n", previous, stop)
     raw = [p.decode("utf-8", "backslashreplace") for p in pieces]
     doc = [p.decode("utf-8", "replace") for p in pieces]
-    return Batch(
+    batch = Batch(
         pa.array(raw, pa.string()), pa.array(doc, pa.string()), pa.array(numbers, pa.int64())
     )
+    return batch, lines
+
+
+_EMPTY = Batch(pa.array([], pa.string()), pa.array([], pa.string()), pa.array([], pa.int64()))
