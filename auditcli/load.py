@@ -359,7 +359,10 @@ class _Staging:
     def flush(self) -> None:
         """Map every staged record into event_rows (or reject_rows)."""
         for mapper, tables in self.groups.values():
-            batch = pa.concat_tables(tables)
+            # Many small record batches let DuckDB map them on every core.
+            batch = pa.Table.from_batches(
+                [chunk for table in tables for chunk in table.to_batches(max_chunksize=8192)]
+            )
             self.store.register("batch", batch)
             try:
                 inserted = self.store.fetchone(mapper.insert_sql, list(mapper.params))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -138,15 +138,15 @@ FROM reject_rows r JOIN sources s ON r.source_id = s.source_id
 META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
 #: When each actor first appeared, and first used an address, a client or a
-#: resource, over everything loaded: kept up to date by every load so the
-#: timeline's "first time" markers never scan history.
+#: resource, over everything loaded: every load appends the first times of what
+#: it loaded (a key may appear once per load; the earliest counts), so the
+#: timeline's "first time" markers never scan the events.
 FIRST_SEEN_DDL = """
 CREATE TABLE IF NOT EXISTS first_seen (
   kind VARCHAR,
   actor VARCHAR,
   value VARCHAR,
-  first_ts TIMESTAMPTZ,
-  PRIMARY KEY (kind, actor, value)
+  first_ts TIMESTAMPTZ
 )
 """
 

@@ -71,6 +71,7 @@ class Store:
         self.execute("SET TimeZone = 'UTC'")
         # Every query orders explicitly; unordered inserts load faster.
         self.execute("SET preserve_insertion_order = false")
+        self.execute("SET enable_progress_bar = false")
         for macro in MACROS:
             self.execute(macro)
         if not create or existing:

@@ -249,7 +249,7 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         rule_params.extend([patterns, f"sensitive:{category}"])
     sensitive_case = ", ".join(sensitive) if sensitive else "NULL"
     firsts = {
-        kind: f"""EXISTS (SELECT 1 FROM first_seen f WHERE f.kind = '{kind}'
+        kind: f"""EXISTS (SELECT 1 FROM firsts f WHERE f.kind = '{kind}'
                   AND f.actor = w.actor AND f.value = {value} AND f.first_ts = w.ts)"""
         for kind, value in (
             ("actor", "''"),
@@ -259,6 +259,11 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         )
     }
     sql = f"""
+        WITH firsts AS (
+            SELECT kind, actor, value, min(first_ts) AS first_ts FROM first_seen
+            WHERE actor IN (SELECT DISTINCT actor FROM tl_window JOIN tl_rows USING (k))
+            GROUP BY kind, actor, value
+        )
         SELECT w.ts, (epoch_us(w.ts) - epoch_us(?::TIMESTAMPTZ)) / 1e6 AS offset_s,
                w.actor, w.action, w.resource, w.outcome, w.source_ip, w.user_agent,
                list_filter([

@@ -149,19 +149,18 @@ def mapping_sql(
     use an adapter pruned to the fields a file's first events use.
     """
     paths: list[str] = []
-    columns = _expressions(adapter, paths, "x")
-    path_list = _sql_list(paths)
-    second = ""
+    first = _expressions(adapter, paths, "x")
+    first_pass = ",\n    ".join(f"{expr} AS {col}" for col, expr in first.items())
+    columns = {col: col for col in MAPPED_COLUMNS}
+    retry = ""
     if fallback is not None:
         full_paths: list[str] = []
         full = _expressions(fallback, full_paths, "y")
-        columns = {col: f"coalesce({expr}, {full[col]})" for col, expr in columns.items()}
-        second = f""", retried AS (
-  SELECT *, CASE WHEN x IS NULL OR {_expr_of(adapter, "ts", "x")} IS NULL
-                   OR {_expr_of(adapter, "actor", "x")} IS NULL
-                   OR {_expr_of(adapter, "action", "x")} IS NULL
+        columns = {col: f"coalesce({col}, {full[col]})" for col in MAPPED_COLUMNS}
+        retry = f""", retried AS (
+  SELECT *, CASE WHEN ts IS NULL OR actor IS NULL OR action IS NULL
               THEN try(json_extract_string({_doc_sql(fallback)}, {_sql_list(full_paths)})) END AS y
-  FROM parsed
+  FROM first_pass
 )"""
     columns["event_id"] = f"coalesce({columns['event_id']}, 'h:' || left(md5(raw), 16))"
     columns["outcome"] = f"coalesce({columns['outcome']}, 'unknown')"
@@ -169,14 +168,19 @@ def mapping_sql(
     return f"""
 WITH parsed AS (
   SELECT source_id, raw, doc, line,
-         try(json_extract_string({_doc_sql(adapter)}, {path_list})) AS x
+         try(json_extract_string({_doc_sql(adapter)}, {_sql_list(paths)})) AS x
   FROM {source}
   WHERE doc <> ''
-){second}, mapped AS (
+), first_pass AS (
+  SELECT
+    {first_pass},
+    source_id, line, raw, doc, x IS NULL AS unparsed
+  FROM parsed
+){retry}, mapped AS (
   SELECT
     {selected},
-    source_id, line AS source_line, raw, doc, x IS NULL AS unparsed
-  FROM {"retried" if fallback is not None else "parsed"}
+    source_id, line AS source_line, raw, doc, unparsed
+  FROM {"retried" if fallback is not None else "first_pass"}
 )
 SELECT * EXCLUDE (doc, unparsed),
   CASE WHEN ts IS NOT NULL AND NOT unparsed THEN NULL
@@ -198,12 +202,6 @@ def _expressions(adapter: JsonAdapter, paths: list[str], var: str) -> dict[str, 
         return f"{var}[{paths.index(jp) + 1}]"
 
     return {col: _PLACEHOLDER.sub(slot, adapter.columns.get(col, "NULL")) for col in MAPPED_COLUMNS}
-
-
-def _expr_of(adapter: JsonAdapter, column: str, var: str) -> str:
-    paths: list[str] = []
-    _expressions(adapter, paths, var)  # fixes the slot order used by the main select
-    return _expressions(adapter, paths, var)[column]
 
 
 def _doc_sql(adapter: JsonAdapter) -> str:
