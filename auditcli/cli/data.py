@@ -38,6 +38,7 @@ from auditcli.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from auditcli.cli.safety import Privacy
     from auditcli.load import LoadOptions, LoadReport
     from auditcli.privacy.apply import OutputPrivacy
     from auditcli.store import Store
@@ -370,8 +371,7 @@ def sources_command(
     debug: DebugOpt = False,
 ) -> None:
     """Loaded files: path, SHA-256, format, events, rejects, time span, load time."""
-    from auditcli.cli.safety import access_recorded, output_privacy, privacy_for
-    from auditcli.store import Store
+    from auditcli.cli.safety import privacy_for
 
     privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     output_format = format_for(fmt, output)
@@ -381,22 +381,16 @@ def sources_command(
         else "source_file, file_sha256, source_format, size_bytes, events, rejects, first_ts, "
         "last_ts, loaded_at"
     )
-    store = Store.open(db_path(db), must_exist=True)
-    try:
-        with access_recorded(store, "sources", privacy) as tally:
-            tally.rows = emit(
-                store,
-                f"SELECT {columns} FROM sources ORDER BY source_id",
-                [],
-                output_format,
-                output,
-                RenderOptions(),
-                use_color(no_color, os.environ),
-                noun="sources",
-                privacy=output_privacy(privacy, store, case=True),
-            )
-    finally:
-        store.close()
+    show_rows(
+        db,
+        "sources",
+        f"SELECT {columns} FROM sources ORDER BY source_id",
+        [],
+        output_format,
+        output,
+        use_color(no_color, os.environ),
+        privacy,
+    )
 
 
 @app.command("rejects")
@@ -414,8 +408,7 @@ def rejects_command(
     debug: DebugOpt = False,
 ) -> None:
     """Records that could not be loaded as events: file, line, reason and raw text."""
-    from auditcli.cli.safety import access_recorded, output_privacy, privacy_for
-    from auditcli.store import Store
+    from auditcli.cli.safety import privacy_for
 
     privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     output_format = format_for(fmt, output)
@@ -427,18 +420,38 @@ def rejects_command(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
+    show_rows(
+        db, "rejects", sql, params, output_format, output, use_color(no_color, os.environ), privacy
+    )
+
+
+def show_rows(
+    db: Path | None,
+    command_name: str,
+    sql: str,
+    params: list[Any],
+    output_format: OutputFormat,
+    output: Path | None,
+    color: bool,
+    privacy: Privacy,
+    options: RenderOptions | None = None,
+) -> None:
+    """Run ``sql`` on the --db database and write its rows, recording the access."""
+    from auditcli.cli.safety import access_recorded, output_privacy
+    from auditcli.store import Store
+
     store = Store.open(db_path(db), must_exist=True)
     try:
-        with access_recorded(store, "rejects", privacy) as tally:
+        with access_recorded(store, command_name, privacy) as tally:
             tally.rows = emit(
                 store,
                 sql,
                 params,
                 output_format,
                 output,
-                RenderOptions(),
-                use_color(no_color, os.environ),
-                noun="rejects",
+                options or RenderOptions(),
+                color,
+                noun=command_name,
                 privacy=output_privacy(privacy, store, case=True),
             )
     finally:
