@@ -363,15 +363,11 @@ class _Staging:
             batch = pa.Table.from_batches(
                 [chunk for table in tables for chunk in table.to_batches(max_chunksize=8192)]
             )
-            self.store.register("batch", batch)
-            try:
-                inserted = self.store.fetchone(mapper.insert_sql, list(mapper.params))
-                doc = batch.column("doc")
-                non_empty = pc.sum(pc.greater(pc.binary_length(doc), 0)).as_py() or 0
-                if mapper.params or (inserted is not None and inserted[0] != non_empty):
-                    self.store.execute(mapper.reject_sql)
-            finally:
-                self.store.unregister("batch")
+            inserted = self.store.query_table("batch", batch, mapper.insert_sql, mapper.params)
+            doc = batch.column("doc")
+            non_empty = pc.sum(pc.greater(pc.binary_length(doc), 0)).as_py() or 0
+            if mapper.params or (inserted and inserted[0][0] != non_empty):
+                self.store.query_table("batch", batch, mapper.reject_sql)
         self.groups.clear()
         self.staged_bytes = 0
 

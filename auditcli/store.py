@@ -20,6 +20,8 @@ from auditcli.ingest.adapter import MACROS
 from auditcli.schema import ALL_DDL, SCHEMA_VERSION
 
 MEMORY = ":memory:"
+#: DuckDB's buffer pool for database files (it spills beyond it).
+MEMORY_LIMIT = "1GB"
 
 
 class Store:
@@ -72,6 +74,10 @@ class Store:
         # Every query orders explicitly; unordered inserts load faster.
         self.execute("SET preserve_insertion_order = false")
         self.execute("SET enable_progress_bar = false")
+        # Loads run in one transaction; a bounded buffer pool makes DuckDB spill to
+        # its file instead of holding the whole load in memory.
+        if self.path != MEMORY:
+            self.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         for macro in MACROS:
             self.execute(macro)
         if not create or existing:
@@ -135,16 +141,26 @@ class Store:
         except duckdb.Error as e:
             raise StoreError(f"database error: {_first_line(e)}") from e
 
-    def register(self, name: str, table: pa.Table) -> None:
-        """Expose an Arrow table to SQL under ``name`` (replacing any earlier one)."""
+    def query_table(
+        self, name: str, table: pa.Table, sql: str, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` with the Arrow ``table`` visible under ``name``; return its rows.
+
+        Without parameters the table is scanned through a relation: a registered
+        table stays referenced until the transaction ends, which inside a long load
+        would keep every batch in memory.
+        """
         try:
+            if not params:
+                result = self.connection.from_arrow(table).query(name, sql)
+                return [] if result is None else result.fetchall()
             self.connection.register(name, table)
+            try:
+                return self.connection.execute(sql, params).fetchall()
+            finally:
+                self.connection.unregister(name)
         except duckdb.Error as e:
             raise StoreError(f"database error: {_first_line(e)}") from e
-
-    def unregister(self, name: str) -> None:
-        """Forget an Arrow table registered with ``register``."""
-        self.connection.unregister(name)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

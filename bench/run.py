@@ -348,6 +348,9 @@ def report(figures: list[Figure], args: argparse.Namespace, argv: Sequence[str])
             f"| {figure.name} | {ours} | {figure.peer_name} | {peer} | "
             f"{figure.ratio()} | {figure.target} | {figure.bound} |"
         )
+    notes = HERE / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 
