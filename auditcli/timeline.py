@@ -179,8 +179,7 @@ def build(store: Store, request: TimelineRequest) -> Timeline:
     window = request.window
     store.execute(
         "CREATE OR REPLACE TEMP TABLE tl_window AS "
-        "SELECT row_number() OVER (ORDER BY ts, event_id, source_file, source_line) AS k, * "
-        "FROM events WHERE ts BETWEEN ? AND ?",
+        "SELECT row_number() OVER () AS k, * EXCLUDE (raw) FROM events WHERE ts BETWEEN ? AND ?",
         [window.start, window.end],
     )
     seeds = replace(request.seeds, since=None, until=None)
@@ -259,10 +258,17 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         )
     }
     sql = f"""
-        WITH firsts AS (
-            SELECT kind, actor, value, min(first_ts) AS first_ts FROM first_seen
-            WHERE actor IN (SELECT DISTINCT actor FROM tl_window JOIN tl_rows USING (k))
-            GROUP BY kind, actor, value
+        WITH shown AS MATERIALIZED (
+            SELECT w.* FROM tl_window w JOIN tl_rows USING (k)
+        ), wanted AS MATERIALIZED (
+            SELECT DISTINCT 'actor' AS kind, actor, '' AS value FROM shown
+            UNION SELECT 'ip', actor, source_ip FROM shown
+            UNION SELECT 'user_agent', actor, user_agent FROM shown
+            UNION SELECT 'resource', actor, resource FROM shown
+        ), firsts AS MATERIALIZED (
+            SELECT f.kind, f.actor, f.value, min(f.first_ts) AS first_ts
+            FROM first_seen f JOIN wanted USING (kind, actor, value)
+            GROUP BY f.kind, f.actor, f.value
         )
         SELECT w.ts, (epoch_us(w.ts) - epoch_us(?::TIMESTAMPTZ)) / 1e6 AS offset_s,
                w.actor, w.action, w.resource, w.outcome, w.source_ip, w.user_agent,
@@ -284,7 +290,7 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
                w.event_id, w.actor_type, w.resource_type, w.request_id, w.session_id, w.error,
                w.source_format, w.source_file, w.source_line
         FROM tl_window w JOIN tl_rows r USING (k)
-        ORDER BY w.k
+        ORDER BY w.ts, w.event_id, w.source_file, w.source_line
     """
     params = [window.centre, window.centre_event, *rule_params]
     return store.arrow_reader(sql, params).read_all()
