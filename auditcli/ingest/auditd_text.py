@@ -26,7 +26,7 @@ import orjson
 import pyarrow as pa
 
 from auditcli.ingest.auditd_doc import event_doc
-from auditcli.ingest.framing import Batch
+from auditcli.ingest.framing import Batch, line_blocks
 
 #: An event is complete when this many records of other events followed its last one.
 LINGER_RECORDS = 1000
@@ -78,34 +78,20 @@ class _Event:
 def frame_auditd(head: bytes, stream: BinaryIO, chunk_bytes: int) -> Iterator[Batch]:
     """Yield the events of an auditd log whose first ``head`` bytes were read already."""
     grouper = _Grouper()
-    pending = head
     next_line = 1
     events: list[_Event] = []
     started = False
-    read_bytes = min(chunk_bytes, READ_BYTES)
-    while True:
-        block = stream.read(read_bytes)
-        data = pending + block if block else pending
-        cut = data.rfind(b"\n") + 1 if block else len(data)
-        if cut == 0 and block:
-            pending = data
-            continue
-        pending = data[cut:]
-        lines = data[:cut].split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
+    for lines, last in line_blocks(head, stream, min(chunk_bytes, READ_BYTES)):
         for start in range(0, len(lines) or 1, BATCH_LINES):
             for line in lines[start : start + BATCH_LINES]:
                 grouper.add(line.removesuffix(b"\r"), next_line)
                 next_line += 1
-            final = not block and start + BATCH_LINES >= len(lines)
+            final = last and start + BATCH_LINES >= len(lines)
             events.extend(grouper.take(final=final))
             # The loader picks the adapter from the first batch: let it hold a real record.
             if events and (started or final or any(not event.loose for event in events)):
                 yield _batch(events)
                 events, started = [], True
-        if not block:
-            return
 
 
 class _Grouper:

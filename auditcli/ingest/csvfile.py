@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 import pyarrow as pa
 
-from auditcli.ingest.framing import Batch
+from auditcli.ingest.framing import Batch, line_blocks
 from auditcli.ingest.tabular import key_paths, nested, unique_names
 
 #: Lines read into one batch at most, and bytes read at a time: framing makes Python
@@ -55,31 +55,18 @@ def sniff(head: bytes) -> bool:
 def frame_csv(head: bytes, stream: BinaryIO, chunk_bytes: int) -> Iterator[Batch]:
     """Yield the rows of a CSV file whose first ``head`` bytes were read already."""
     rows = _Rows()
-    pending = head
-    read_bytes = min(chunk_bytes, READ_BYTES)
-    while True:
-        block = stream.read(read_bytes)
-        data = pending + block if block else pending
-        cut = data.rfind(b"\n") + 1 if block else len(data)
-        if cut == 0 and block:
-            pending = data
-            continue
-        pending = data[cut:]
-        lines = data[:cut].split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
+    for lines, last in line_blocks(head, stream, min(chunk_bytes, READ_BYTES)):
         for start in range(0, len(lines), BATCH_LINES):
             for line in lines[start : start + BATCH_LINES]:
                 rows.add(line)
             batch = rows.take()
             if batch is not None:
                 yield batch
-        if not block:
+        if last:
             rows.finish()
             batch = rows.take()
             if batch is not None:
                 yield batch
-            return
 
 
 class _Rows:

@@ -313,6 +313,28 @@ def _candidates_across(
     return batch, block[last_end + 1 :], head_lines + body_lines
 
 
+def line_blocks(
+    head: bytes, stream: BinaryIO, read_bytes: int
+) -> Iterator[tuple[list[bytes], bool]]:
+    """Whole lines (without their ``\\n``) as they are read, a block at a time, each
+    with ``True`` when it is the last; for framers of line-based text formats."""
+    pending = head
+    while True:
+        block = stream.read(read_bytes)
+        data = pending + block if block else pending
+        cut = data.rfind(b"\n") + 1 if block else len(data)
+        if cut == 0 and block:
+            pending = data
+            continue
+        pending = data[cut:]
+        lines = data[:cut].split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        yield lines, not block
+        if not block:
+            return
+
+
 def _lines_of(data: bytes, cut: int, first_line: int) -> Batch:
     """The lines in ``data[:cut]`` without their line ends, with no per-line Python objects.
 
