@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditcli.ingest.adapter import JsonAdapter, text, time_of
+from auditcli.ingest.generic import VERBATIM
 from auditcli.ingest.vendor import extra, fallback_for
 
 NAME = "ocsf"
@@ -89,20 +90,6 @@ OCSF = JsonAdapter(
     description="OCSF events (any class), mapped back to the canonical event",
     columns=COLUMNS,
     detect=detect,
-    verbatim=frozenset(
-        {
-            "event_id",
-            "actor",
-            "actor_type",
-            "action",
-            "resource",
-            "resource_type",
-            "source_ip",
-            "user_agent",
-            "request_id",
-            "session_id",
-            "error",
-        }
-    ),
+    verbatim=VERBATIM,
     fallback=fallback_for(NAME, COLUMNS),
 )

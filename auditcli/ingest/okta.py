@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditcli.ingest.adapter import JsonAdapter, text, time_of
+from auditcli.ingest.generic import VERBATIM
 from auditcli.ingest.vendor import extra, fallback_for
 
 NAME = "okta"
@@ -63,19 +64,6 @@ OKTA = JsonAdapter(
     description="Okta System Log events",
     columns=COLUMNS,
     detect=detect,
-    verbatim=frozenset(
-        {
-            "event_id",
-            "actor",
-            "actor_type",
-            "action",
-            "resource",
-            "resource_type",
-            "source_ip",
-            "user_agent",
-            "request_id",
-            "session_id",
-        }
-    ),
+    verbatim=VERBATIM - {"error"},
     fallback=fallback_for(NAME, COLUMNS),
 )
