@@ -13,7 +13,6 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -21,14 +20,13 @@ from auditcli.errors import InputError, UsageError
 from auditcli.integrity.canonical import fast_canonicalize, parse_json
 from auditcli.integrity.recipe import AuditChainRecipe
 from auditcli.integrity.scan import TIME_FIELDS
-from auditcli.integrity.sources import Source, display_name, open_lines, split_block
+from auditcli.integrity.sources import NamedStream, Source, display_name
 
 if TYPE_CHECKING:
     from auditcli.integrity.checkpoint import Checkpoint
 
 __all__ = ["SealResult", "seal"]
 
-WRAPPER_KEY = "Records"
 
 
 @dataclass(frozen=True)
@@ -58,69 +56,31 @@ class SealResult:
         )
 
 
-def _document_events(data: bytes, name: str) -> list[Any]:
-    try:
-        document = parse_json(data)
-    except InputError as e:
-        raise InputError(
-            e.message, 'give JSON lines, a JSON array or {"Records": [...]}', path=name
-        ) from e
-    if isinstance(document, list):
-        return document
-    return _unwrap(document)
-
-
-def _is_json_lines(head: bytes) -> bool:
-    """True when the first line is a whole JSON object (not the start of a longer one)."""
-    first = head.partition(b"\n")[0]
-    if not first.strip().startswith(b"{"):
-        return False
-    try:
-        parse_json(first)
-    except InputError:
-        return False
-    return True
-
-
-def _unwrap(value: Any) -> list[Any]:
-    """The events of one JSON value: a ``{"Records": [...]}`` wrapper holds several."""
-    if (
-        isinstance(value, dict)
-        and list(value) == [WRAPPER_KEY]
-        and isinstance(value[WRAPPER_KEY], list)
-    ):
-        return list(value[WRAPPER_KEY])
-    return [value]
-
-
 def read_events(source: Source) -> Iterator[tuple[int, Any]]:
-    """(line or 1-based position, event) of every event in an export, in order."""
+    """(line or position, event) of every event in an export, in order.
+
+    Inputs are framed as ``auditcli load`` frames them (JSON lines, arrays,
+    ``{"Records": [...]}`` and other wrappers, gzip); events are parsed exactly, big
+    numbers included, so sealing never changes a value.
+    """
+    from auditcli.ingest.framing import frame
+    from auditcli.ingest.sources import SourceRef, open_source
+
     name = display_name(source)
-    blocks = open_lines(source)
-    first = next(blocks, None)
-    if first is None:
-        return
-    if _is_json_lines(first.data):
-        line = 0
-        for block in chain([first], blocks):
-            if block.problem is not None:
-                raise InputError(block.problem, path=name, line=line + 1)
-            for raw in split_block(block.data):
-                line += 1
-                if raw.strip():
-                    try:
-                        value = parse_json(raw)
-                    except InputError as e:
-                        raise InputError(e.message, path=name, line=line) from e
-                    for event in _unwrap(value):
-                        yield line, event
-        return
-    parts = []
-    for block in chain([first], blocks):
-        if block.problem is not None:
-            raise InputError(block.problem, path=name)
-        parts.append(block.data)
-    yield from enumerate(_document_events(b"".join(parts), name), start=1)
+    if isinstance(source, NamedStream):
+        ref, stdin = SourceRef(name, None, None), source.stream
+    else:
+        path = Path(source)
+        ref, stdin = SourceRef(name, path, path.stat().st_size), None
+    with open_source(ref, stdin) as opened:
+        for batch in frame(opened.stream):
+            for text, where in zip(batch.doc.to_pylist(), batch.line.to_pylist(), strict=True):
+                if not text.strip():
+                    continue
+                try:
+                    yield where, parse_json(text)
+                except InputError as e:
+                    raise InputError(e.message, path=name, line=where) from e
 
 
 class _TimeSpan:
