@@ -1,8 +1,9 @@
 """Secrets in log content: finding them with the detectors, and masking them.
 
 The detectors (``DEFAULT_DETECTORS``, ``DetectorSet``) live in ``detectors`` and are
-re-exported here. Owns how a found secret is shown, and masking a column value (``mask_text``) or a JSON text
-(``mask_json_text``) so that only the secret characters change: the rest of ``raw``
+re-exported here. Owns how a found secret is shown, and masking a column value
+(``mask_text``) or a JSON text (``mask_json_text``) so that only the secret
+characters change: the rest of ``raw``
 stays byte-identical and valid JSON stays valid. Never decides whether to mask
 (callers do), never prints, never reads files or the environment.
 
