@@ -182,3 +182,9 @@ def test_verify_db_says_when_nothing_is_chained(run: Run, tmp_path: Path) -> Non
     result = run("verify", "--db", db)
     assert result.exit_code == 2
     assert "no loaded source carries a hash chain" in result.stderr
+
+
+def test_verify_with_nothing_to_verify_says_what_to_give(run: Run) -> None:
+    result = run("verify")
+    assert result.exit_code == 2
+    assert "auditcli: error: nothing to verify" in result.stderr

@@ -14,26 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditcli.errors import UsageError
+from auditcli.ingest.adapter import MAPPED_COLUMNS
 from auditcli.ingest.mapping import read_mapping
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
 from auditcli.store import Store
 
-COLUMNS = (
-    "ts",
-    "actor",
-    "actor_type",
-    "action",
-    "resource",
-    "resource_type",
-    "outcome",
-    "source_ip",
-    "user_agent",
-    "request_id",
-    "session_id",
-    "error",
-    "event_id",
-)
+COLUMNS = MAPPED_COLUMNS
 
 
 def mapped(*events: dict[str, Any], **options: Any) -> list[dict[str, Any]]:

@@ -118,6 +118,11 @@ def verify_command(
         raise UsageError(f"verify writes table, json or jsonl, not {output_format.value}")
     if paths and db is not None:
         raise UsageError("give paths or --db, not both")
+    if not paths and db is None and not db_path(None).exists():
+        raise UsageError(
+            "nothing to verify",
+            "give chained exports (auditcli verify FILE...), or --db FILE for loaded ones",
+        )
     if paths:
         sources: list[str | NamedStream] = [
             NamedStream("<stdin>", sys.stdin.buffer) if ref.path is None else str(ref.path)

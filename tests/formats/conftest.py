@@ -10,29 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
+from auditcli.ingest.adapter import MAPPED_COLUMNS
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
 from auditcli.store import Store
 
-COLUMNS = (
-    "event_id",
-    "ts",
-    "actor",
-    "actor_type",
-    "action",
-    "resource",
-    "resource_type",
-    "outcome",
-    "source_ip",
-    "user_agent",
-    "request_id",
-    "session_id",
-    "error",
-    "extra",
-    "source_format",
-    "source_line",
-    "raw",
-)
+COLUMNS = (*MAPPED_COLUMNS, "source_format", "source_line", "raw")
 
 
 @dataclass(frozen=True)
