@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from auditcli.errors import UsageError
-from auditcli.schema import EVENT_COLUMN_NAMES, SELECTABLE
+from auditcli.schema import CHAIN_COLUMN, OUTPUT_COLUMNS, SELECTABLE, chain_state_sql
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d+")
@@ -204,19 +204,19 @@ class Query:
     """A filter plus what to return and in what order."""
 
     event_filter: EventFilter = field(default_factory=EventFilter)
-    fields: tuple[str, ...] = EVENT_COLUMN_NAMES
+    fields: tuple[str, ...] = OUTPUT_COLUMNS
     sort: tuple[tuple[str, bool], ...] = (("ts", False), ("event_id", False))
     """(column, descending) pairs."""
     limit: int | None = None
 
 
 def parse_fields(text: str | None) -> tuple[str, ...]:
-    """``--fields a,b,c`` checked against the canonical columns."""
+    """``--fields a,b,c`` checked against the output columns."""
     if text is None:
-        return EVENT_COLUMN_NAMES
+        return OUTPUT_COLUMNS
     fields = tuple(f.strip() for f in text.split(",") if f.strip())
     _check_columns(fields, "--fields")
-    return fields or EVENT_COLUMN_NAMES
+    return fields or OUTPUT_COLUMNS
 
 
 def parse_sort(text: str | None) -> tuple[tuple[str, bool], ...]:
@@ -238,7 +238,7 @@ def _check_columns(columns: Iterable[str], option: str) -> None:
         if column not in SELECTABLE:
             raise UsageError(
                 f"{option}: unknown column {column!r}",
-                f"columns are: {', '.join(EVENT_COLUMN_NAMES)}",
+                f"columns are: {', '.join(OUTPUT_COLUMNS)}",
             )
 
 
@@ -248,7 +248,11 @@ def select_sql(
     """The SELECT for ``query`` over ``table`` and its parameters."""
     condition, params = where_clause(query.event_filter, ip_matches=ip_matches)
     order = ", ".join(f"{c} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in query.sort)
-    sql = f"SELECT {', '.join(query.fields)} FROM {table} WHERE {condition} ORDER BY {order}"
+    columns = ", ".join(
+        f"{chain_state_sql('_row')} AS {name}" if name == CHAIN_COLUMN else name
+        for name in query.fields
+    )
+    sql = f"SELECT {columns} FROM {table} AS _row WHERE {condition} ORDER BY {order}"
     if query.limit is not None:
         sql += " LIMIT ?"
         params.append(query.limit)

@@ -48,8 +48,31 @@ EVENT_COLUMNS: tuple[Column, ...] = (
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
 
-#: Columns a user may filter, sort or select by name.
-SELECTABLE = frozenset(EVENT_COLUMN_NAMES)
+#: Where the event stands in its source's hash chain, computed per row from the checks
+#: recorded at load (or by ``verify --db``): ``ok`` (its hash and links verify),
+#: ``broken`` (it lies in a broken stretch), ``unverified`` (the chain's very first event
+#: does not verify, so nothing can be told), or NULL (its source is not hash-chained).
+CHAIN_COLUMN = "chain"
+
+#: Columns machine formats write when --fields is not given: the canonical ones, then
+#: the derived ``chain``.
+OUTPUT_COLUMNS: tuple[str, ...] = (*EVENT_COLUMN_NAMES, CHAIN_COLUMN)
+
+#: Columns a user may select or sort by name.
+SELECTABLE = frozenset(OUTPUT_COLUMNS)
+
+
+def chain_state_sql(row: str) -> str:
+    """SQL for the ``chain`` state of the event aliased ``row`` (a relation with the
+    canonical ``file_sha256`` and ``source_line``); see ``CHAIN_COLUMN``."""
+    return f"""(SELECT CASE
+            WHEN c.status = 'unverified' THEN 'unverified'
+            WHEN EXISTS (SELECT 1 FROM chain_breaks b WHERE b.source_id = c.source_id
+                         AND {row}.source_line BETWEEN b.first_line AND b.last_line)
+            THEN 'broken' ELSE 'ok' END
+        FROM chain_checks c JOIN sources s USING (source_id)
+        WHERE s.file_sha256 = {row}.file_sha256)"""
+
 
 #: Columns shown in a table when --fields is not given.
 TABLE_COLUMNS: tuple[str, ...] = (

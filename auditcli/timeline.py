@@ -6,8 +6,8 @@ resource, a request, an IP...) and widened by pivots: each hop adds the events
 that share an actor, resource, session, request or source address with the
 events already in. Every row carries ``included_because`` and ``markers``; the
 work is done in bulk by DuckDB, and "first time" markers read the precomputed
-``first_seen`` table (see ``firsts``); ``chain-broken`` reads ``chain_breaks``
-(see ``chains``). Rendering lives in ``render.timeline``.
+``first_seen`` table (see ``firsts``); ``chain-broken`` reads the chain checks
+recorded at load (see ``chains``). Rendering lives in ``render.timeline``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from auditcli.errors import UsageError
 from auditcli.query import EventFilter, matching_addresses, parse_networks, where_clause
+from auditcli.schema import chain_state_sql
 from auditcli.store import Store
 
 DEFAULT_SPAN = timedelta(minutes=15)
@@ -279,11 +280,7 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
                    CASE WHEN {firsts["ip"]} THEN 'new-ip' END,
                    CASE WHEN {firsts["user_agent"]} THEN 'new-user-agent' END,
                    CASE WHEN {firsts["resource"]} THEN 'new-resource' END,
-                   CASE WHEN EXISTS (
-                       SELECT 1 FROM chain_breaks b JOIN sources s USING (source_id)
-                       WHERE s.file_sha256 = w.file_sha256
-                         AND w.source_line BETWEEN b.first_line AND b.last_line)
-                   THEN 'chain-broken' END,
+                   CASE WHEN {chain_state_sql("w")} = 'broken' THEN 'chain-broken' END,
                    {sensitive_case}
                ], lambda m: m IS NOT NULL) AS markers,
                r.why AS included_because,

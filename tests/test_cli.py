@@ -201,6 +201,7 @@ def test_machine_output_carries_every_canonical_column_in_utc(run: Run, loaded: 
         "source_line",
         "file_sha256",
         "raw",
+        "chain",
     ]
     assert row["ts"] == "2026-03-12T10:00:00Z"
     assert orjson.loads(str(row["raw"]))["id"] == "e1"

@@ -146,8 +146,8 @@ def test_integrity_errors_are_one_line(run: Run, args: list[str], code: int, mes
     assert "Traceback" not in result.stderr
 
 
-def test_load_records_broken_stretches_and_timeline_marks_them(
-    run: Run, sealed: Path, tmp_path: Path
+def test_load_records_broken_stretches_and_filter_and_timeline_mark_them(
+    run: Run, sealed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lines = sealed.read_text().splitlines()
     lines[4] = lines[4].replace("db/orders", "db/payroll")
@@ -174,6 +174,30 @@ def test_load_records_broken_stretches_and_timeline_marks_them(
     result = run("verify", "--db", db, "-f", "json")
     assert result.exit_code == 1
     assert kinds(result) == [("modified", 5)]
+    rows = [orjson.loads(x) for x in run("filter", "--db", db, "-f", "jsonl").stdout.splitlines()]
+    assert [(r["source_line"], r["chain"]) for r in rows][3:6] == [
+        (4, "ok"),
+        (5, "broken"),
+        (6, "ok"),
+    ]
+    monkeypatch.setenv("COLUMNS", "200")
+    table = run("filter", "--db", db, "--resource", "db/payroll", "-f", "table")
+    assert "chain" in table.stdout and "broken" in table.stdout
+
+
+def test_filter_marks_chain_state_only_where_a_chain_was_checked(
+    run: Run, sealed: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    assert run("load", sealed, SAMPLE_LOGS / "identity.jsonl", "--db", db).exit_code == 0
+    rows = [orjson.loads(x) for x in run("filter", "--db", db, "-f", "jsonl").stdout.splitlines()]
+    states = {(r["source_file"] == str(sealed), r["chain"]) for r in rows}
+    assert states == {(True, "ok"), (False, None)}
+    ordered = run(
+        "filter", "--db", db, "--fields", "event_id,chain", "--sort", "chain", "-f", "csv"
+    )
+    assert ordered.stdout.splitlines()[1].endswith(",ok")
+    assert "chain" not in run("filter", "--db", db, "-f", "table").stdout  # all intact
 
 
 def test_verify_db_says_when_nothing_is_chained(run: Run, tmp_path: Path) -> None:

@@ -232,6 +232,10 @@ def emit(
         return write_rows(reader, fmt, stream, options, console=console, matched=matched, noun=noun)
 
 
+#: True when some loaded source's chain did not verify, so a table shows ``chain``.
+_HAS_CHAIN_DEFECTS = "SELECT count(*) > 0 FROM chain_checks WHERE status <> 'intact'"
+
+
 @app.command("filter")
 @command
 def filter_command(
@@ -298,7 +302,7 @@ def filter_command(
         parse_sort,
         select_sql,
     )
-    from auditcli.schema import TABLE_COLUMNS
+    from auditcli.schema import CHAIN_COLUMN, TABLE_COLUMNS
     from auditcli.timeutil import parse_time, zone
 
     privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
@@ -327,6 +331,8 @@ def filter_command(
         with access_recorded(store, "filter", privacy, enabled=not paths) as tally:
             event_filter = resolve_filter(privacy, store, event_filter, case=not paths)
             networks = parse_networks(event_filter.ips)
+            if table and not fields and store.scalar(_HAS_CHAIN_DEFECTS):
+                columns = (*columns, CHAIN_COLUMN)
             query = Query(
                 event_filter=event_filter,
                 fields=columns,
