@@ -121,7 +121,10 @@ class _Verification:
 
     def add(self, scan: BlockScan, name: str, offset: int) -> int:
         """Feed one block's items; return the file's line offset after it."""
-        items: list[Item] = scan.items if offset == 0 else [shift(i, offset) for i in scan.items]
+        chosen: list[Item] = scan.items
+        if scan.whole is not None and self.walk.takes_run(scan.whole):
+            chosen = [scan.whole]
+        items = chosen if offset == 0 else [shift(i, offset) for i in chosen]
         self.walk.feed(items)
         self.events += scan.events
         if scan.first_time is not None and scan.last_time is not None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -109,6 +109,10 @@ class BlockScan:
     events: int  # non-blank lines
     first_time: str | None
     last_time: str | None
+    whole: Run | None = None
+    """The block as one run, when every line after the first links to the one before
+    and every line matches its hash: the walk may take it instead of ``items`` when
+    the block's first link holds, since only a break needs the records at its edges."""
 
 
 def shift(item: Item, offset: int) -> Item:
@@ -183,6 +187,8 @@ def scan_lines(
     irregular: list[int] = []  # lines that are not clean: each becomes a full Record
     times: list[Any] = []
     prev_stored: str | None = None
+    first_prev: str | None = None
+    first_ok = False
     for start in range(0, count, BATCH):
         batch = lines[start : start + BATCH]
         # 1. parse and hash again, many lines at a time
@@ -208,6 +214,8 @@ def scan_lines(
                 )
                 if s is None or s != c or p != e
             )
+        if start == 0:
+            first_prev, first_ok = prevs[0], stored[0] is not None and stored[0] == computed[0]
         stored_of[start : start + len(batch)] = stored
         prev_stored = stored[-1]
     blanks = sum(1 for i in irregular if not lines[i].strip())
@@ -222,25 +230,40 @@ def scan_lines(
                 items.append(record)
             i += 1
             continue
-        end = i
-        while end < count and not full[end]:
-            end += 1
-        hashes = [h for h in stored_of[i:end] if h is not None]
-        items.append(
-            Run(
-                file,
-                first_line=i + 1,
-                count=end - i,
-                first_prev=stored_of[i - 1],
-                last_hash=hashes[-1],
-                first_seq=_seq(orjson.loads(lines[i]), recipe),
-                last_seq=_seq(orjson.loads(lines[end - 1]), recipe),
-                hashes="\n" + "\n".join(hashes) + "\n",
-            )
-        )
+        try:
+            end = full.index(True, i)
+        except ValueError:
+            end = count
+        items.append(_run(lines, stored_of, i, end, stored_of[i - 1], recipe, file))
         i = end
+    whole = None
+    if count and irregular in ([], [0]) and first_ok:
+        whole = _run(lines, stored_of, 0, count, first_prev, recipe, file)
     first_time, last_time = _time_span(times)
-    return BlockScan(items, count, count - blanks, first_time, last_time)
+    return BlockScan(items, count, count - blanks, first_time, last_time, whole)
+
+
+def _run(
+    lines: Sequence[bytes],
+    stored_of: list[str | None],
+    start: int,
+    end: int,
+    first_prev: str | None,
+    recipe: ChainRecipe,
+    file: str,
+) -> Run:
+    """Lines ``start`` to ``end`` (exclusive, all clean) as one run."""
+    hashes = cast(list[str], stored_of[start:end])  # clean lines all have a stored hash
+    return Run(
+        file,
+        first_line=start + 1,
+        count=end - start,
+        first_prev=first_prev,
+        last_hash=hashes[-1],
+        first_seq=_seq(orjson.loads(lines[start]), recipe),
+        last_seq=_seq(orjson.loads(lines[end - 1]), recipe),
+        hashes="\n" + "\n".join(hashes) + "\n",
+    )
 
 
 def _times(events: list[dict[str, Any]]) -> list[Any]:
@@ -252,6 +275,8 @@ def _times(events: list[dict[str, Any]]) -> list[Any]:
 
 
 def _time_span(times: list[Any]) -> tuple[str | None, str | None]:
+    if times and all(map(_is_str, times)):
+        return min(times), max(times)
     texts = [t for t in times if type(t) is str]
     if texts:
         return min(texts), max(texts)
@@ -259,6 +284,9 @@ def _time_span(times: list[Any]) -> tuple[str | None, str | None]:
     if numbers:
         return str(min(numbers)), str(max(numbers))
     return None, None
+
+
+_is_str = str.__instancecheck__
 
 
 def _examine_one_by_one(

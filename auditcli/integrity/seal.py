@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["SealResult", "seal"]
 
 
-
 @dataclass(frozen=True)
 class SealResult:
     """What a seal wrote: enough to anchor the chain later."""

@@ -93,6 +93,11 @@ class LinkWalk:
         """The last event on the chain, None before any."""
         return self._tip
 
+    def takes_run(self, run: Run) -> bool:
+        """True when ``run`` would extend the chain with nothing left to decide: no
+        record waits for records ahead, and its first link names the tip."""
+        return not self._pending and run.first_prev == self.tip_hash
+
     def feed(self, items: Iterable[Item]) -> None:
         """Add items that follow those fed before."""
         self._pending.extend(items)

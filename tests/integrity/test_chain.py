@@ -416,3 +416,27 @@ def test_the_report_serialises_to_the_agreed_shape(kit: Any) -> None:
     assert data["findings"][0]["line"] == 5
     assert data["findings"][0]["count"] == 1
     assert json.loads(json.dumps(data)) == data
+
+
+@pytest.mark.parametrize("where", [38, 39, 40, 41, 42, 79, 80])
+@pytest.mark.parametrize("tamper", ["edit", "swap", "delete", "duplicate"])
+def test_defects_at_block_edges_read_as_in_one_block(
+    kit: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: int, tamper: str
+) -> None:
+    events = kit.chain(120)
+    if tamper == "edit":
+        events[where] = _edited(events[where], ok="x")
+    elif tamper == "swap":
+        events[where], events[where + 1] = events[where + 1], events[where]
+    elif tamper == "delete":
+        del events[where]
+    else:
+        events.insert(where, events[where])
+    lines = kit.lines_of(events)
+    path = _write(tmp_path / "edges.jsonl", lines)
+    whole = kit.kinds(verify_chain([path], jobs=1))
+    assert whole
+    block = len(b"".join(lines[:40])) + 1  # blocks end near line 40, 80, ...
+    monkeypatch.setattr(sources_module, "BLOCK_BYTES", block)
+    monkeypatch.setattr(chain_module, "PARALLEL_MIN_BYTES", 0)
+    assert kit.kinds(verify_chain([path], jobs=1)) == whole
