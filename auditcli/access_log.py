@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from auditcli.integrity import AuditChainRecipe, ChainReport, verify_texts
+from auditcli.integrity.recipe import AuditChainRecipe
+from auditcli.integrity.report import ChainReport
 from auditcli.privacy.secrets import DEFAULT, DetectorSet, mask_text
 from auditcli.store import Store
 
@@ -95,6 +96,8 @@ def verify_access_log(store: Store) -> ChainReport:
     An empty log is intact. Rows deleted from the end cannot be told from a shorter
     log: compare the report's ``head`` with one kept elsewhere.
     """
+    from auditcli.integrity.chain import verify_texts  # only --verify walks the chain
+
     rows = store.fetchall(f"SELECT {', '.join(ACCESS_COLUMNS)} FROM access_log ORDER BY seq")
     if not rows:
         return ChainReport(scheme=_RECIPE.scheme, events=0, first_hash=None, head=None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -163,12 +163,11 @@ META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARC
 #: When each actor first appeared, and first used an address, a client or a
 #: resource, over everything loaded: every load appends the first times of what
 #: it loaded (a key may appear once per load; the earliest counts), so the
-#: timeline's "first time" markers never scan the events.
+#: timeline's "first time" markers never scan the events. ``key`` is a hash of
+#: (kind, actor, value): see ``firsts``.
 FIRST_SEEN_DDL = """
 CREATE TABLE IF NOT EXISTS first_seen (
-  kind VARCHAR,
-  actor VARCHAR,
-  value VARCHAR,
+  key UBIGINT,
   first_ts TIMESTAMPTZ
 )
 """

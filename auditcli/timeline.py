@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from auditcli.errors import UsageError
+from auditcli.firsts import KINDS, ensure_current_keys, row_key_sql
 from auditcli.query import EventFilter, matching_addresses, parse_networks, where_clause
 from auditcli.schema import chain_state_sql
 from auditcli.store import Store
@@ -174,13 +175,26 @@ _PIVOTS = (
     ("ip", "source_ip"),
 )
 
+#: What seeds and pivots read: the window holds only these (and the row id, ``k``);
+#: the other columns are fetched for the rows shown.
+_WINDOW_COLUMNS = (
+    "ts",
+    "actor",
+    "action",
+    "resource",
+    "outcome",
+    "source_ip",
+    "request_id",
+    "session_id",
+)
+
 
 def build(store: Store, request: TimelineRequest) -> Timeline:
     """Reconstruct the timeline ``request`` asks for."""
     window = request.window
     store.execute(
         "CREATE OR REPLACE TEMP TABLE tl_window AS "
-        "SELECT row_number() OVER () AS k, * EXCLUDE (raw) FROM events WHERE ts BETWEEN ? AND ?",
+        f"SELECT rowid AS k, {', '.join(_WINDOW_COLUMNS)} FROM event_rows WHERE ts BETWEEN ? AND ?",
         [window.start, window.end],
     )
     seeds = replace(request.seeds, since=None, until=None)
@@ -200,6 +214,16 @@ def build(store: Store, request: TimelineRequest) -> Timeline:
             "CREATE OR REPLACE TEMP TABLE tl_rows AS SELECT k, 0 AS hop, 'window' AS why "
             "FROM tl_window"
         )
+    # A table, not a CTE: the planner then knows how few rows are shown.
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE tl_shown AS
+           SELECT r.why, e.* EXCLUDE (source_id, raw), s.source_format, s.source_file,
+                  s.file_sha256
+           FROM event_rows e JOIN tl_rows r ON e.rowid = r.k JOIN sources s USING (source_id)
+           WHERE e.ts BETWEEN ? AND ?""",
+        [window.start, window.end],
+    )
+    ensure_current_keys(store)
     rows = _rows(store, window, request.sensitive)
     summary = store.fetchone(
         "SELECT count(*), count(DISTINCT actor), count(DISTINCT resource), "
@@ -249,27 +273,18 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         rule_params.extend([patterns, f"sensitive:{category}"])
     sensitive_case = ", ".join(sensitive) if sensitive else "NULL"
     firsts = {
-        kind: f"""EXISTS (SELECT 1 FROM firsts f WHERE f.kind = '{kind}'
-                  AND f.actor = w.actor AND f.value = {value} AND f.first_ts = w.ts)"""
-        for kind, value in (
-            ("actor", "''"),
-            ("ip", "w.source_ip"),
-            ("user_agent", "w.user_agent"),
-            ("resource", "w.resource"),
-        )
+        kind: f"""EXISTS (SELECT 1 FROM firsts f
+                  WHERE f.key = {row_key_sql(kind, "w")} AND f.first_ts = w.ts)"""
+        for kind in KINDS
     }
+    wanted = " UNION ".join(f"SELECT {row_key_sql(k, 'w')} AS key FROM tl_shown w" for k in KINDS)
     sql = f"""
-        WITH shown AS MATERIALIZED (
-            SELECT w.* FROM tl_window w JOIN tl_rows USING (k)
-        ), wanted AS MATERIALIZED (
-            SELECT DISTINCT 'actor' AS kind, actor, '' AS value FROM shown
-            UNION SELECT 'ip', actor, source_ip FROM shown
-            UNION SELECT 'user_agent', actor, user_agent FROM shown
-            UNION SELECT 'resource', actor, resource FROM shown
+        WITH wanted AS MATERIALIZED (
+            {wanted}
         ), firsts AS MATERIALIZED (
-            SELECT f.kind, f.actor, f.value, min(f.first_ts) AS first_ts
-            FROM first_seen f JOIN wanted USING (kind, actor, value)
-            GROUP BY f.kind, f.actor, f.value
+            SELECT f.key, min(f.first_ts) AS first_ts
+            FROM first_seen f SEMI JOIN wanted USING (key)
+            GROUP BY f.key
         )
         SELECT w.ts, (epoch_us(w.ts) - epoch_us(?::TIMESTAMPTZ)) / 1e6 AS offset_s,
                w.actor, w.action, w.resource, w.outcome, w.source_ip, w.user_agent,
@@ -283,10 +298,10 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
                    CASE WHEN {chain_state_sql("w")} = 'broken' THEN 'chain-broken' END,
                    {sensitive_case}
                ], lambda m: m IS NOT NULL) AS markers,
-               r.why AS included_because,
+               w.why AS included_because,
                w.event_id, w.actor_type, w.resource_type, w.request_id, w.session_id, w.error,
                w.source_format, w.source_file, w.source_line
-        FROM tl_window w JOIN tl_rows r USING (k)
+        FROM tl_shown w
         ORDER BY w.ts, w.event_id, w.source_file, w.source_line
     """
     params = [window.centre, window.centre_event, *rule_params]

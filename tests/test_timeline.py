@@ -294,6 +294,20 @@ def test_first_time_is_judged_against_everything_loaded_not_the_window() -> None
     assert rows(build(store, TimelineRequest(window)))[0]["markers"] == []
 
 
+def test_first_sightings_survive_a_duckdb_whose_hash_differs() -> None:
+    store = store_with(
+        event(id="old", timestamp=at(-60), actor="x", source_ip="10.0.0.1"),
+        event(id="new", timestamp=at(0), actor="x", source_ip="10.0.0.2"),
+    )
+    window = window_at(T0, timedelta(minutes=1), timedelta(minutes=1))
+    assert rows(build(store, TimelineRequest(window)))[0]["markers"] == ["new-ip"]
+    # keys written by a DuckDB that hashed differently: rebuilt, not silently unmatched
+    store.execute("UPDATE first_seen SET key = key + 1")
+    store.execute("UPDATE meta SET value = 'other' WHERE key = 'first_seen_probe'")
+    assert rows(build(store, TimelineRequest(window)))[0]["markers"] == ["new-ip"]
+    assert store.scalar("SELECT value FROM meta WHERE key = 'first_seen_probe'") != "other"
+
+
 def test_sensitive_rules_can_be_replaced() -> None:
     store = store_with(event(id="e", timestamp=at(0), action="secret.peek"))
     window = window_at(T0, timedelta(minutes=1), timedelta(minutes=1))

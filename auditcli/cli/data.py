@@ -186,14 +186,18 @@ def load_command(
 def open_for_query(
     paths: list[str] | None,
     db: Path | None,
-    options: LoadOptions,
+    input_format: str | None = None,
+    mapping: Path | None = None,
+    **extra: Any,
 ) -> Store:
-    """An in-memory store loaded from ``paths``, or the --db database (which must exist;
-    it is opened for writing, to append to its access log)."""
+    """An in-memory store loaded from ``paths`` (with ``load_options`` of the rest), or
+    the --db database (which must exist; it is opened for writing, to append to its
+    access log). The loader is imported only for paths, so --db starts faster."""
     from auditcli.store import MEMORY, Store
 
     if not paths:
         return Store.open(db_path(db), must_exist=True)
+    options = load_options(input_format, mapping, **extra)
     store = Store.open(MEMORY)
     try:
         report = _run_load(store, paths, options)
@@ -325,8 +329,9 @@ def filter_command(
     table = output_format is OutputFormat.TABLE
     columns = parse_fields(fields) if fields or not table else TABLE_COLUMNS
     order = parse_sort(sort)
-    options = load_options(input_format, mapping, event_filter=None if tokens else event_filter)
-    store = open_for_query(paths, db, options)
+    store = open_for_query(
+        paths, db, input_format, mapping, event_filter=None if tokens else event_filter
+    )
     try:
         with access_recorded(store, "filter", privacy, enabled=not paths) as tally:
             event_filter = resolve_filter(privacy, store, event_filter, case=not paths)

@@ -33,7 +33,7 @@ from auditcli.cli.app import (
     output_stream,
     use_color,
 )
-from auditcli.cli.data import PathsArg, emit, load_options, open_for_query
+from auditcli.cli.data import PathsArg, emit, open_for_query
 from auditcli.errors import ProblemFound, UsageError
 from auditcli.privacy.text import visible
 from auditcli.render import OutputFormat, RenderOptions, write_rows
@@ -65,7 +65,7 @@ def reveal_command(
             "tokens look like user:3f9a0c1b2d4e5f60 (user, email, ip, phone or agent)",
         )
     privacy = privacy_for(unsafe_show_secrets, False, policy, pseudonym_key_file)
-    store = open_for_query(paths, db, load_options(None, None))
+    store = open_for_query(paths, db)
     try:
         with access_recorded(store, "reveal", privacy, enabled=not paths) as tally:
             key = pseudonym_key(privacy, store, case=not paths, create=False)

@@ -33,7 +33,7 @@ from auditcli.cli.app import (
     output_stream,
     use_color,
 )
-from auditcli.cli.data import PathsArg, load_options, open_for_query
+from auditcli.cli.data import PathsArg, open_for_query
 
 if TYPE_CHECKING:
     from auditcli.timeline import SensitiveRule, Timeline
@@ -169,7 +169,7 @@ def timeline_command(
             "use --at TIME (with --before/--after or --window), --around EVENT_ID, "
             "or --since and --until",
         )
-    store = open_for_query(paths, db, load_options(input_format, mapping))
+    store = open_for_query(paths, db, input_format, mapping)
     try:
         with access_recorded(store, "timeline", privacy, enabled=not paths) as tally:
             if around is not None:

@@ -21,7 +21,17 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def rows(reader: pa.RecordBatchReader) -> Iterator[dict[str, Any]]:
     """Each row of ``reader`` as a dict, in column order."""
     for batch in reader:
-        yield from batch.to_pylist()
+        yield from _naive_utc(batch).to_pylist()
+
+
+def _naive_utc(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with zoned times as naive UTC (the same instants; written with ``Z``):
+    Python builds naive datetimes several times faster than zoned ones."""
+    for index, kind in enumerate(batch.schema.types):
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            naive = batch.column(index).cast(pa.timestamp(kind.unit))
+            batch = batch.set_column(index, batch.schema.names[index], naive)
+    return batch
 
 
 def dumps(row: dict[str, Any]) -> bytes:
@@ -46,7 +56,7 @@ def write_jsonl(reader: pa.RecordBatchReader, out: BinaryIO) -> int:
     """One JSON object per line, flushed per batch so pipes see rows at once."""
     count = 0
     for batch in reader:
-        lines = [dumps(row) for row in batch.to_pylist()]
+        lines = [dumps(row) for row in _naive_utc(batch).to_pylist()]
         if lines:
             out.write(b"\n".join(lines) + b"\n")
             out.flush()
