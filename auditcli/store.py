@@ -82,8 +82,7 @@ class Store:
             self.execute(macro)
         if not create or existing:
             self._check_version()
-        if not create:
-            return
+            return  # its version row is written after every table: all are there
         for ddl in ALL_DDL:
             self.execute(ddl)
         self.execute(
