@@ -93,7 +93,7 @@ def write(
             no_wrap=unbroken or cut is not None,
             overflow="ellipsis" if cut is not None else "fold",
             max_width=cut,
-            min_width=_natural(index, header, rows) if unbroken else None,
+            min_width=_natural(index, header, rows) if unbroken else len(header),
             style="cyan" if name in is_time else None,
         )
     for cells, failed in rows:
