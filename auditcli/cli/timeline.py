@@ -220,6 +220,10 @@ def _spans(
     )
 
 
+#: Formats the timeline renders itself (with rich); the rest are rows, as filter writes them.
+_FOR_PEOPLE = (OutputFormat.TABLE, OutputFormat.MARKDOWN, OutputFormat.HTML)
+
+
 def _write(
     result: Timeline,
     output_format: OutputFormat,
@@ -231,7 +235,12 @@ def _write(
     csv_raw: bool,
 ) -> int:
     """Write the timeline; return how many rows were written."""
-    from auditcli.render import timeline as render_timeline
+    if output_format not in _FOR_PEOPLE:
+        rows = result.rows if limit is None else result.rows.slice(0, limit)
+        with output_stream(output) as stream:
+            options = RenderOptions(tz=tz, csv_raw=csv_raw)
+            return write_rows(rows.to_reader(), output_format, stream, options)
+    from auditcli.render import timeline as render_timeline  # rich, for people
 
     with output_stream(output) as stream:
         match output_format:
@@ -246,10 +255,5 @@ def _write(
                 )
             case OutputFormat.MARKDOWN:
                 return render_timeline.write_markdown(result, stream, tz, collapse=collapse)
-            case OutputFormat.HTML:
-                return render_timeline.write_html(result, stream, tz, collapse=collapse)
             case _:
-                rows = result.rows if limit is None else result.rows.slice(0, limit)
-                return write_rows(
-                    rows.to_reader(), output_format, stream, RenderOptions(tz=tz, csv_raw=csv_raw)
-                )
+                return render_timeline.write_html(result, stream, tz, collapse=collapse)
