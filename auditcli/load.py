@@ -163,11 +163,20 @@ def _already_loaded(store: Store, ref: SourceRef) -> str | None:
 
 @dataclass(frozen=True)
 class _Mapper:
-    """The SQL that maps a source's batches, chosen once its first batch shows the format."""
+    """The SQL that maps a source's batches, chosen once its first batch shows the format.
+
+    ``whole`` stores a batch's good events and ``reject`` its rejects; the latter runs
+    only when not every non-empty record was stored, or under a filter (which makes
+    that count say nothing). Without a filter, ``split`` holds the same work in the
+    two parts of ``mapping_sql``: the first pass's insert, which alone maps a uniform
+    batch and is planned several times faster than ``whole``, then the insert and
+    the rejects of the records it leaves.
+    """
 
     adapter: JsonAdapter
-    insert_sql: str
-    reject_sql: str
+    whole: str
+    reject: str
+    split: tuple[str, str, str] | None = None
     params: tuple[Any, ...] = ()
 
 
@@ -289,21 +298,37 @@ def _mapper_for(sample: list[dict[str, Any]], options: LoadOptions) -> _Mapper:
         full = adapter = detect(sample)
     if full.name == generic.GENERIC.name and options.mapping is None:
         adapter = generic.pruned_for(sample)
-    select = mapping_sql(adapter, fallback=full if adapter is not full else full.fallback)
-    columns = ", ".join(MAPPED_COLUMNS)
-    condition, params = "TRUE", list[Any]()
+    fallback = full if adapter is not full else full.fallback
+    whole = mapping_sql(adapter, fallback=fallback)
+    reject = _reject_sql(whole)
     if options.event_filter is not None:
         condition, params = pushdown_clause(options.event_filter)
-    insert_sql = (
+        return _Mapper(full, _insert_sql(whole, condition), reject, params=tuple(params))
+    rest = mapping_sql(adapter, fallback=fallback, part="rest")
+    split = (
+        _insert_sql(mapping_sql(adapter, fallback=fallback, part="first")),
+        _insert_sql(rest),
+        _reject_sql(rest),
+    )
+    return _Mapper(full, _insert_sql(whole), reject, split)
+
+
+def _insert_sql(select: str, condition: str = "TRUE") -> str:
+    """Store the good events that ``select`` (a ``mapping_sql``) yields and ``condition`` keeps."""
+    columns = ", ".join(MAPPED_COLUMNS)
+    return (
         f"INSERT INTO event_rows (source_id, {columns}, source_line, raw) "
         f"SELECT source_id, {columns}, source_line, raw FROM ({select}) "
         f"WHERE reject_reason IS NULL AND {condition}"
     )
-    reject_sql = (
+
+
+def _reject_sql(select: str) -> str:
+    """Store the records that ``select`` (a ``mapping_sql``) rejects, blank lines aside."""
+    return (
         "INSERT INTO reject_rows SELECT source_id, source_line, reject_reason, raw "
         f"FROM ({select}) WHERE reject_reason IS NOT NULL AND reject_reason <> 'blank'"
     )
-    return _Mapper(full, insert_sql, reject_sql, tuple(params))
 
 
 def _needles(event_filter: EventFilter, adapter: JsonAdapter) -> list[bytes] | None:
@@ -346,30 +371,50 @@ class _Staging:
         self.limit = limit
         self.groups: dict[str, tuple[_Mapper, list[pa.Table]]] = {}
         self.staged_bytes = 0
+        self.mixed: set[str] = set()
+        """Groups a first pass once did not map whole: mapped in one query from then on,
+        as the split would parse every further batch twice."""
 
     def add(self, mapper: _Mapper, batch: Batch, source_id: int) -> None:
         """Stage ``batch`` of source ``source_id``; map everything once enough is staged."""
         ids = pa.repeat(pa.scalar(source_id, pa.int32()), len(batch))
         table = pa.table({"source_id": ids, "raw": batch.raw, "doc": batch.doc, "line": batch.line})
-        self.groups.setdefault(mapper.insert_sql, (mapper, []))[1].append(table)
+        self.groups.setdefault(mapper.whole, (mapper, []))[1].append(table)
         self.staged_bytes += table.nbytes
         if self.staged_bytes >= self.limit:
             self.flush()
 
     def flush(self) -> None:
         """Map every staged record into event_rows (or reject_rows)."""
-        for mapper, tables in self.groups.values():
+        for key, (mapper, tables) in self.groups.items():
             # Many small record batches let DuckDB map them on every core.
             batch = pa.Table.from_batches(
                 [chunk for table in tables for chunk in table.to_batches(max_chunksize=8192)]
             )
-            inserted = self.store.query_table("batch", batch, mapper.insert_sql, mapper.params)
-            doc = batch.column("doc")
-            non_empty = pc.sum(pc.greater(pc.binary_length(doc), 0)).as_py() or 0
-            if mapper.params or (inserted and inserted[0][0] != non_empty):
-                self.store.query_table("batch", batch, mapper.reject_sql)
+            self._map(key, mapper, batch)
         self.groups.clear()
         self.staged_bytes = 0
+
+    def _map(self, key: str, mapper: _Mapper, batch: pa.Table) -> None:
+        """Store ``batch``'s good events, then its rejects if some record was not stored."""
+        doc = batch.column("doc")
+        non_empty = pc.sum(pc.greater(pc.binary_length(doc), 0)).as_py() or 0
+        if mapper.split is not None and key not in self.mixed:
+            first, *rest = mapper.split
+            if self._stored(batch, first) == non_empty:
+                return
+            self.mixed.add(key)
+            for sql in rest:
+                self.store.query_table("batch", batch, sql)
+            return
+        stored = self._stored(batch, mapper.whole, mapper.params)
+        if mapper.params or stored != non_empty:
+            self.store.query_table("batch", batch, mapper.reject)
+
+    def _stored(self, batch: pa.Table, sql: str, params: Sequence[Any] = ()) -> int:
+        """How many rows the insert ``sql`` stored from ``batch``."""
+        rows = self.store.query_table("batch", batch, sql, params)
+        return int(rows[0][0]) if rows else 0
 
 
 _DONE = object()

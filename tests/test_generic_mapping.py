@@ -221,3 +221,51 @@ def test_a_field_that_changes_shape_later_in_a_file_still_maps() -> None:
     early = [{"timestamp": T.isoformat(), "resource": f"db/{i}", "action": "a"} for i in range(600)]
     late = {"timestamp": T.isoformat(), "resource": {"id": "db/late"}, "action": "a"}
     assert mapped(*early, late)[-1]["resource"] == "db/late"
+
+
+#: Records of every kind a mapping meets: complete, left to the fallback, rejected, blank.
+MIXED_RECORDS = [
+    orjson.dumps(event).decode()
+    for event in (
+        {"timestamp": T.isoformat(), "actor": {"id": "u1"}, "action": "a", "resource": "r"},
+        {"timestamp": T.isoformat(), "actor": "u2", "action": "b", "outcome": "denied"},
+        {"time": T.isoformat(), "user": {"email": "x@y"}, "eventName": "c"},
+        {"timestamp": T.isoformat(), "action": "no actor", "principal": {"name": "p"}},
+        {"timestamp": T.isoformat(), "action": "nobody at all"},
+        {"timestamp": "not a time", "actor": "u3", "action": "d"},
+        {"actor": "u4", "action": "e"},
+    )
+] + ["not JSON {", "[1, 2]", "", "   ", '"a string"']
+
+
+@pytest.mark.parametrize("with_fallback", [True, False])
+def test_the_first_pass_and_the_rest_map_exactly_as_the_whole(with_fallback: bool) -> None:
+    import pyarrow as pa
+
+    from auditcli.ingest import generic
+    from auditcli.ingest.adapter import mapping_sql
+
+    sample = [orjson.loads(MIXED_RECORDS[0])]
+    adapter = generic.pruned_for(sample) if with_fallback else generic.GENERIC
+    fallback = generic.GENERIC if with_fallback else None
+    texts = pa.array(MIXED_RECORDS, pa.string())
+    batch = pa.table(
+        {
+            "source_id": pa.array([1] * len(texts), pa.int32()),
+            "raw": texts,
+            "doc": texts,
+            "line": pa.array(range(1, len(texts) + 1), pa.int64()),
+        }
+    )
+    store = Store.open(":memory:")
+
+    def rows(part: Any, good: bool) -> set[tuple[Any, ...]]:
+        select = mapping_sql(adapter, fallback=fallback, part=part)
+        which = "reject_reason IS NULL" if good else "reject_reason IS NOT NULL"
+        return set(store.query_table("batch", batch, f"SELECT * FROM ({select}) WHERE {which}"))
+
+    first, rest, whole = rows("first", True), rows("rest", True), rows("all", True)
+    assert first and (rest or not with_fallback)
+    assert first | rest == whole
+    assert not {r[-3] for r in first} & {r[-3] for r in rest}  # by source_line
+    assert rows("rest", False) == rows("all", False)

@@ -195,3 +195,35 @@ def test_a_new_shape_later_in_a_file_is_still_mapped(write_log: WriteLog) -> Non
     assert store.fetchall(
         "SELECT actor, action, resource, outcome FROM events WHERE event_id = 'other-1'"
     ) == [("bob", "delete", "db/x", "failure")]
+
+
+def test_batches_map_alike_whether_the_first_pass_maps_them_whole_or_not() -> None:
+    """A group is mapped by the cheap first pass while it maps every record, then in
+    one query with the fallback; the records land as a single batch would land them."""
+    from auditcli.ingest.framing import frame
+    from auditcli.load import _mapper_for, _sample, _Staging
+
+    uniform = [event(id=f"u{i}") for i in range(40)]
+    content = (
+        jsonl(uniform)
+        + jsonl([{"ts": "2026-03-12T15:00:00Z", "username": "fb", "operation": "op"}])
+        + b"not json\n\n"
+        + jsonl([event(id="no-actor", actor=...), *uniform])
+    )
+    batches = list(frame(io.BytesIO(content), chunk_bytes=2048))
+    assert len(batches) > 3
+    store = Store.open(":memory:")
+    mapper = _mapper_for(_sample(batches[0]), LoadOptions())
+    staging = _Staging(store, limit=1)  # map each batch on its own
+    for batch in batches:
+        staging.add(mapper, batch, source_id=1)
+    assert staging.mixed == {mapper.whole}
+
+    expected = Store.open(":memory:")
+    load(expected, expand(["-"]), stdin=io.BytesIO(content))
+    columns = "event_id, ts, actor, action, outcome, source_line, raw"
+    for sql in (
+        f"SELECT {columns} FROM event_rows ORDER BY source_line",
+        "SELECT source_line, reason, raw FROM reject_rows ORDER BY source_line",
+    ):
+        assert store.fetchall(sql) == expected.fetchall(sql)
