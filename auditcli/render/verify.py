@@ -49,9 +49,7 @@ def write_table(report: ChainReport, label: str, console: Console) -> None:
     from rich.text import Text
 
     for line in summary(report, label):
-        style = (
-            "bold green" if line.startswith("✓") else "bold red" if line.startswith("✗") else ""
-        )
+        style = "bold green" if line.startswith("✓") else "bold red" if line.startswith("✗") else ""
         console.print(Text(line, style=style))
     if not report.findings:
         return
