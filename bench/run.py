@@ -143,11 +143,28 @@ def prepare(workdir: Path, count: int) -> Path:
 def loaded_db(workdir: Path, source: Path) -> Path:
     """A database holding ``source`` (loaded once, then reused)."""
     db = source.with_suffix(".duckdb")
+    if db.exists() and not _current_schema(db):
+        db.unlink()  # made by an auditcli with another schema: load again
     if not db.exists():
         subprocess.run(
             [*AUDITCLI, "load", str(source), "--db", str(db)], check=True, capture_output=True
         )
     return db
+
+
+def _current_schema(db: Path) -> bool:
+    import duckdb
+
+    from auditcli.schema import SCHEMA_VERSION
+
+    try:
+        with duckdb.connect(str(db), read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+    except duckdb.Error:
+        return False
+    return rows == [(str(SCHEMA_VERSION),)]
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
