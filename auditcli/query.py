@@ -19,7 +19,13 @@ from typing import Any
 import orjson
 
 from auditcli.errors import UsageError
-from auditcli.schema import CHAIN_COLUMN, OUTPUT_COLUMNS, SELECTABLE, chain_state_sql
+from auditcli.schema import (
+    CHAIN_COLUMN,
+    CHAIN_STATE_SQL,
+    OUTPUT_COLUMNS,
+    SELECTABLE,
+    chain_joins_sql,
+)
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _IPV4_WITH_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d+")
@@ -247,12 +253,15 @@ def select_sql(
 ) -> tuple[str, list[Any]]:
     """The SELECT for ``query`` over ``table`` and its parameters."""
     condition, params = where_clause(query.event_filter, ip_matches=ip_matches)
-    order = ", ".join(f"{c} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in query.sort)
-    columns = ", ".join(
-        f"{chain_state_sql('_row')} AS {name}" if name == CHAIN_COLUMN else name
-        for name in query.fields
-    )
-    sql = f"SELECT {columns} FROM {table} AS _row WHERE {condition} ORDER BY {order}"
+
+    def expression(name: str) -> str:
+        return CHAIN_STATE_SQL if name == CHAIN_COLUMN else f"_row.{name}"
+
+    order = ", ".join(f"{expression(c)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in query.sort)
+    chained = CHAIN_COLUMN in query.fields or CHAIN_COLUMN in (c for c, _ in query.sort)
+    columns = ", ".join(f"{expression(name)} AS {name}" for name in query.fields)
+    joins = chain_joins_sql("_row") if chained else ""
+    sql = f"SELECT {columns} FROM {table} AS _row{joins} WHERE {condition} ORDER BY {order}"
     if query.limit is not None:
         sql += " LIMIT ?"
         params.append(query.limit)

@@ -62,16 +62,26 @@ OUTPUT_COLUMNS: tuple[str, ...] = (*EVENT_COLUMN_NAMES, CHAIN_COLUMN)
 SELECTABLE = frozenset(OUTPUT_COLUMNS)
 
 
-def chain_state_sql(row: str) -> str:
-    """SQL for the ``chain`` state of the event aliased ``row`` (a relation with the
-    canonical ``file_sha256`` and ``source_line``); see ``CHAIN_COLUMN``."""
-    return f"""(SELECT CASE
-            WHEN c.status = 'unverified' THEN 'unverified'
-            WHEN EXISTS (SELECT 1 FROM chain_breaks b WHERE b.source_id = c.source_id
-                         AND {row}.source_line BETWEEN b.first_line AND b.last_line)
-            THEN 'broken' ELSE 'ok' END
-        FROM chain_checks c JOIN sources s USING (source_id)
-        WHERE s.file_sha256 = {row}.file_sha256)"""
+#: The ``chain`` state of an event, over the joins of :func:`chain_joins_sql`.
+CHAIN_STATE_SQL = """CASE
+    WHEN _chain.status IS NULL THEN NULL
+    WHEN _chain.status = 'unverified' THEN 'unverified'
+    WHEN _break.source_id IS NOT NULL THEN 'broken'
+    ELSE 'ok' END"""
+
+
+def chain_joins_sql(row: str) -> str:
+    """LEFT JOINs that bring the chain check of the event aliased ``row`` (a relation
+    with the canonical ``file_sha256`` and ``source_line``) and the broken stretch
+    holding it, for ``CHAIN_STATE_SQL``. Plain hash joins against small tables: a
+    correlated subquery instead cost ~25 µs a row."""
+    return f"""
+        LEFT JOIN (SELECT s.file_sha256 AS sha, c.source_id, c.status
+                   FROM chain_checks c JOIN sources s USING (source_id)) _chain
+               ON _chain.sha = {row}.file_sha256
+        LEFT JOIN chain_breaks _break
+               ON _break.source_id = _chain.source_id
+              AND {row}.source_line BETWEEN _break.first_line AND _break.last_line"""
 
 
 #: Columns shown in a table when --fields is not given.

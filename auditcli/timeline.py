@@ -22,7 +22,7 @@ import pyarrow as pa
 from auditcli.errors import UsageError
 from auditcli.firsts import KINDS, ensure_current_keys, row_key_sql
 from auditcli.query import EventFilter, matching_addresses, parse_networks, where_clause
-from auditcli.schema import chain_state_sql
+from auditcli.schema import CHAIN_STATE_SQL, chain_joins_sql
 from auditcli.store import Store
 
 DEFAULT_SPAN = timedelta(minutes=15)
@@ -295,13 +295,13 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
                    CASE WHEN {firsts["ip"]} THEN 'new-ip' END,
                    CASE WHEN {firsts["user_agent"]} THEN 'new-user-agent' END,
                    CASE WHEN {firsts["resource"]} THEN 'new-resource' END,
-                   CASE WHEN {chain_state_sql("w")} = 'broken' THEN 'chain-broken' END,
+                   CASE WHEN {CHAIN_STATE_SQL} = 'broken' THEN 'chain-broken' END,
                    {sensitive_case}
                ], lambda m: m IS NOT NULL) AS markers,
                w.why AS included_because,
                w.event_id, w.actor_type, w.resource_type, w.request_id, w.session_id, w.error,
                w.source_format, w.source_file, w.source_line
-        FROM tl_shown w
+        FROM tl_shown w{chain_joins_sql("w")}
         ORDER BY w.ts, w.event_id, w.source_file, w.source_line
     """
     params = [window.centre, window.centre_event, *rule_params]

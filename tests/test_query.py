@@ -32,7 +32,7 @@ from auditcli.query import (
     select_sql,
     where_clause,
 )
-from auditcli.schema import OUTPUT_COLUMNS, chain_state_sql
+from auditcli.schema import CHAIN_STATE_SQL, OUTPUT_COLUMNS
 from auditcli.store import Store
 from tests.conftest import event, jsonl
 
@@ -153,7 +153,7 @@ def test_user_values_never_enter_the_sql_text() -> None:
     sql, params = select_sql(Query(event_filter=event_filter, limit=5), ip_matches=["10.0.0.1"])
     for value in (INJECTION, "db/*", "r'; DROP", 'a"b', "failure'", "req'1", "sess;2", "10.0.0.1"):
         assert value not in sql
-    fixed = sql.replace(chain_state_sql("_row"), "")  # auditcli's own literals
+    fixed = sql.replace(CHAIN_STATE_SQL, "")  # auditcli's own literals
     assert "'" not in fixed and ";" not in fixed and '"' not in fixed
     assert params == [
         INJECTION,
@@ -243,8 +243,10 @@ def test_select_sql_honours_fields_sort_and_a_bound_limit(incident: Store) -> No
         limit=2,
     )
     sql, params = select_sql(query)
-    assert sql.startswith("SELECT actor, event_id FROM events AS _row WHERE")
-    assert sql.endswith("ORDER BY ts DESC NULLS LAST, event_id ASC NULLS LAST LIMIT ?")
+    assert sql.startswith(
+        "SELECT _row.actor AS actor, _row.event_id AS event_id FROM events AS _row WHERE"
+    )
+    assert sql.endswith("ORDER BY _row.ts DESC NULLS LAST, _row.event_id ASC NULLS LAST LIMIT ?")
     assert params == ["db.query", 2]
     assert incident.fetchall(sql, params) == [(INJECTION, "e6"), ("Alice", "e5")]
 
