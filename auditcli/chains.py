@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from auditcli.ingest.framing import json_objects
 from auditcli.integrity import (
     AuditChainRecipe,
     ChainReport,
@@ -144,14 +145,7 @@ def verify_stored(
     sources = store.fetchall("SELECT source_id, source_file FROM sources ORDER BY source_id")
     for source_id, name in sources:
         texts, lines = stored_texts(store, int(source_id))
-        sample = []
-        for text in texts[:50]:
-            try:
-                parsed = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(parsed, dict):
-                sample.append(parsed)
+        sample = json_objects(texts[:50], 50)
         start = chain_start(sample, recipe_for(None))
         if start is None:
             continue

@@ -25,7 +25,7 @@ from auditcli.errors import ProblemFound
 from auditcli.firsts import record_first_seen
 from auditcli.ingest import adapter_named, detect, generic
 from auditcli.ingest.adapter import MAPPED_COLUMNS, JsonAdapter, mapping_sql
-from auditcli.ingest.framing import CHUNK_BYTES, Batch, LinePrefilter, frame
+from auditcli.ingest.framing import CHUNK_BYTES, Batch, LinePrefilter, frame, json_objects
 from auditcli.ingest.sources import SourceRef, hash_file, open_source
 from auditcli.integrity import verify_texts
 from auditcli.query import EventFilter, prefilter_needles, pushdown_clause
@@ -341,17 +341,7 @@ def _needles(event_filter: EventFilter, adapter: JsonAdapter) -> list[bytes] | N
 
 
 def _sample(batch: Batch) -> list[dict[str, Any]]:
-    events = []
-    for text in batch.doc.slice(0, SAMPLE_EVENTS * 2).to_pylist():
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(parsed, dict):
-            events.append(parsed)
-            if len(events) >= SAMPLE_EVENTS:
-                break
-    return events
+    return json_objects(batch.doc.slice(0, SAMPLE_EVENTS * 2).to_pylist(), SAMPLE_EVENTS)
 
 
 #: Staged record bytes that trigger mapping; bounds memory, amortises query planning.

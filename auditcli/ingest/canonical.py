@@ -14,25 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditcli.ingest.adapter import JsonAdapter, text, time_of
+from auditcli.ingest.generic import VERBATIM
+from auditcli.schema import EVENT_COLUMN_NAMES
 
 NAME = "auditcli"
 
 #: Keys that mark a record as an auditcli export (Parquet: with a ``raw`` column too).
 CANONICAL_KEYS = frozenset({"event_id", "ts", "action", "outcome", "source_format"})
 
-_COPIED = (
-    "event_id",
-    "actor",
-    "actor_type",
-    "action",
-    "resource",
-    "resource_type",
-    "source_ip",
-    "user_agent",
-    "request_id",
-    "session_id",
-    "error",
-)
+#: Copied as written: the columns any adapter copies verbatim, in schema order.
+_COPIED = tuple(name for name in EVENT_COLUMN_NAMES if name in VERBATIM)
 
 _ORIGIN = (
     "json_object('origin_format', _s({{source_format}}), 'origin_file', _s({{source_file}}), "

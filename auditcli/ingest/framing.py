@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -399,3 +399,19 @@ def _candidate_lines(
 
 
 _EMPTY = Batch(pa.array([], pa.string()), pa.array([], pa.string()), pa.array([], pa.int64()))
+
+
+def json_objects(texts: Iterable[str | bytes], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` of ``texts`` that are JSON objects, parsed; others are skipped
+    (a sample to detect a format or a chain from)."""
+    objects: list[dict[str, Any]] = []
+    for text in texts:
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict):
+            objects.append(parsed)
+            if len(objects) >= limit:
+                break
+    return objects
