@@ -180,6 +180,13 @@ def test_any_common_field_name_and_time_form_maps(
     assert {k: row[k] for k in expected} == expected
 
 
+def test_an_elastic_timestamp_does_not_make_an_event_githubs() -> None:
+    row = mapped(
+        {"@timestamp": T.isoformat(), "actor": "bob", "action": "db.drop", "resource": "db/x"}
+    )[0]
+    assert (row["actor"], row["action"], row["resource"]) == ("bob", "db.drop", "db/x")
+
+
 def test_a_mapping_file_names_the_exports_own_fields(tmp_path: Path) -> None:
     mapping_file = tmp_path / "m.toml"
     mapping_file.write_text(

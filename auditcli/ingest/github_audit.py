@@ -64,8 +64,10 @@ COLUMNS: dict[str, str] = {
 #: Panther renames ``@timestamp``, and some of its test events lost a dot in ``created_at``.
 _PANTHER = {"ts": first(time_of("at_sign_timestamp"), undotted_time_of("created_at"))}
 
+#: Keys that, beside a dotted action and a plain actor, say an event is GitHub's. Not
+#: ``@timestamp`` alone: every Elastic-shaped log has it, and a generic event with its
+#: own ``resource`` would lose it to GitHub's mapping.
 _CONTEXT_KEYS = (
-    "@timestamp",
     "at_sign_timestamp",
     "_document_id",
     "actor_ip",
