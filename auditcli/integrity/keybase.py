@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditcli.integrity.recipe import EventShapeError, Examined, ExaminedMany
+from auditcli.integrity.recipe import EventShapeError, Examined, ExaminedLines, ExaminedMany
 
 __all__ = ["KeybaseSigchainRecipe"]
 
@@ -52,4 +53,10 @@ class KeybaseSigchainRecipe:
 
     def examine_many(self, events: list[dict[str, Any]]) -> ExaminedMany | None:
         """No batch path: links are examined one by one."""
+        return None
+
+    def examine_lines(
+        self, lines: Sequence[bytes], time_keys: tuple[bytes, ...]
+    ) -> ExaminedLines | None:
+        """No raw-line path: links are parsed."""
         return None

@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from auditcli.integrity.scan import Record, Run
+from auditcli.integrity.scan import LOOKBACK, Record, Run
 
 __all__ = ["LOOKBACK", "Behind", "Where"]
-
-LOOKBACK = 4096
-"""Events behind the tip that duplicates and forks are looked up among."""
-
 
 @dataclass(frozen=True, slots=True)
 class Where:

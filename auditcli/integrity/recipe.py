@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -22,6 +22,12 @@ from typing import Any, Protocol
 from auditcli.errors import InputError, UsageError
 from auditcli.integrity.canonical import canonicalize_many, fast_canonicalize
 
+_examine_line: Callable[..., tuple[bytes, str, str, Any] | None] | None
+try:  # the C fast path; without a compiler at install time the exact path does it all
+    from auditcli.integrity._jcsline import examine as _examine_line
+except ImportError:  # pragma: no cover - depends on the build
+    _examine_line = None
+
 __all__ = [
     "SCHEME",
     "AuditChainRecipe",
@@ -29,6 +35,7 @@ __all__ = [
     "DigestAlgorithm",
     "EventShapeError",
     "Examined",
+    "ExaminedLines",
     "ExaminedMany",
 ]
 
@@ -39,6 +46,9 @@ Examined = tuple[str, str, str | None]
 
 ExaminedMany = tuple[list[str | None], list[str | None], list[str | None]]
 """Stored hashes, computed hashes and claimed predecessors of many events, in order."""
+
+ExaminedLines = tuple[ExaminedMany, list[Any], list[int]]
+"""``examine_many`` of raw lines, their time values, and the lines it left alone."""
 
 
 class EventShapeError(InputError):
@@ -70,6 +80,17 @@ class ChainRecipe(Protocol):
         """``examine`` of each event, faster; None to have them examined one by one.
 
         It may return None after consuming the events; ``return None`` is a valid body.
+        """
+        ...
+
+    def examine_lines(
+        self, lines: Sequence[bytes], time_keys: tuple[bytes, ...]
+    ) -> ExaminedLines | None:
+        """``examine_many`` straight from JSON lines, without parsing them; None if unable.
+
+        Besides the three lists it gives each line's time (the first of ``time_keys``
+        that is not null) and the indexes of lines it left alone (None in every list),
+        which the caller parses and examines. ``return None`` is a valid body.
         """
         ...
 
@@ -210,6 +231,38 @@ class AuditChainRecipe:
             computed = list(map(self.digest, outs))
         return stored, computed, prevs
 
+    def examine_lines(
+        self, lines: Sequence[bytes], time_keys: tuple[bytes, ...]
+    ) -> ExaminedLines | None:
+        """``examine_many`` of lines the C module proves canonical once the hash is cut.
 
+        Such a line's remaining bytes are exactly what the scheme hashes, so nothing is
+        parsed or serialised; any line it cannot prove is left to the exact path.
+        """
+        if _examine_line is None:
+            return None
+        hash_key, prev_key = self.hash_field.encode(), self.prev_field.encode()
+        results: list[Any] = list(
+            map(_examine_line, lines, repeat(hash_key), repeat(prev_key), repeat(time_keys))
+        )
+        if not results:
+            return ([], [], []), [], []
+        skipped: list[int] = []
+        if None in results:
+            skipped = [i for i, result in enumerate(results) if result is None]
+            for i in skipped:
+                results[i] = _SKIPPED
+        hashed, stored, prevs, times = map(list, zip(*results, strict=True))
+        computed: list[str | None]
+        if self.key is None:
+            computed = list(map(_hexdigest, map(_CONSTRUCTORS[self.algorithm], hashed)))
+        else:
+            computed = list(map(self.digest, hashed))
+        for i in skipped:
+            computed[i] = None
+        return (stored, computed, prevs), times, skipped
+
+
+_SKIPPED = (b"", None, None, None)
 _is_str = str.__instancecheck__
 _hexdigest = methodcaller("hexdigest")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, cast
 
 import orjson
@@ -22,7 +22,7 @@ from auditcli.errors import InputError
 from auditcli.integrity.canonical import JsonSyntaxError, parse_json
 from auditcli.integrity.recipe import ChainRecipe, ExaminedMany
 
-__all__ = ["BlockScan", "LineState", "Record", "Run", "scan_lines", "shift"]
+__all__ = ["LOOKBACK", "BlockScan", "LineState", "Record", "Run", "scan_lines", "shift"]
 
 BATCH = 64
 """Lines parsed and hashed together on the fast path (small keeps memory in cache)."""
@@ -30,8 +30,12 @@ BATCH = 64
 EDGE = 32
 """Lines kept as full records at each block edge and on each side of an irregular line."""
 
+LOOKBACK = 4096
+"""Events behind the tip that duplicates and forks are looked up among."""
+
 ID_FIELDS = ("id", "event_id", "eventID")
 TIME_FIELDS = ("ts", "timestamp", "time", "eventTime", "@timestamp")
+_TIME_KEYS = tuple(name.encode() for name in TIME_FIELDS)
 
 
 class LineState(StrEnum):
@@ -70,15 +74,17 @@ class Run:
     first_line: int
     count: int
     first_prev: str | None
+    first_hash: str
     last_hash: str
     first_seq: int | None
     last_seq: int | None
-    hashes: str  # "\n" + stored hashes joined by "\n" + "\n", for look-ups near a break
-
-    @property
-    def first_hash(self) -> str:
-        """Stored hash of the run's first event."""
-        return self.hashes[1 : self.hashes.index("\n", 1)]
+    hashes: str
+    """Stored hashes, each after a "\n", with a final "\n": the run keeps those of its
+    last LOOKBACK events, from line ``kept_line``, at characters ``lo`` to ``hi``. The
+    runs of one block share one string, so it is pickled once."""
+    kept_line: int
+    lo: int
+    hi: int
 
     @property
     def last_line(self) -> int:
@@ -93,8 +99,8 @@ class Run:
 
     def line_of(self, stored: str) -> int | None:
         """Line of the event with this stored hash, if it is in the run."""
-        at = self.hashes.find("\n" + stored + "\n")
-        return None if at < 0 else self.first_line + self.hashes.count("\n", 0, at)
+        at = self.hashes.find("\n" + stored + "\n", self.lo, self.hi)
+        return None if at < 0 else self.kept_line + self.hashes.count("\n", self.lo, at)
 
 
 Item = Record | Run
@@ -119,7 +125,7 @@ def shift(item: Item, offset: int) -> Item:
     """The item with its line numbers moved down by ``offset``."""
     if isinstance(item, Record):
         return replace(item, line=item.line + offset)
-    return replace(item, first_line=item.first_line + offset)
+    return replace(item, first_line=item.first_line + offset, kept_line=item.kept_line + offset)
 
 
 def _as_id(value: object) -> str | None:
@@ -191,19 +197,8 @@ def scan_lines(
     first_ok = False
     for start in range(0, count, BATCH):
         batch = lines[start : start + BATCH]
-        # 1. parse and hash again, many lines at a time
-        examined: ExaminedMany | None
-        try:
-            events = list(map(orjson.loads, batch))
-            batch_times = _times(events)
-            examined = recipe.examine_many(events)
-        except (orjson.JSONDecodeError, TypeError):  # not JSON, or not an object
-            examined = None
-        if examined is None:
-            examined = _examine_one_by_one(batch, recipe, times)
-        else:
-            times.extend(batch_times)
-        stored, computed, prevs = examined
+        # 1. hash again, many lines at a time
+        stored, computed, prevs = _examine(batch, recipe, times)
         # 2. a clean line matches its hash and names the line before as its predecessor
         expected_prevs = [prev_stored, *stored[:-1]]
         if computed != stored or prevs != expected_prevs or None in stored:
@@ -220,58 +215,133 @@ def scan_lines(
         prev_stored = stored[-1]
     blanks = sum(1 for i in irregular if not lines[i].strip())
 
-    items: list[Item] = []
+    # 3. full records near anything irregular, runs between them
     full = _span_edges(count, irregular) if count else []
+    plan: list[int | tuple[int, int]] = []  # a record's line index, or a run's range
     i = 0
     while i < count:
         if full[i]:
-            record = _record(lines[i], file, i + 1, recipe, last_cut_short and i == count - 1)
-            if record is not None:
-                items.append(record)
+            plan.append(i)
             i += 1
             continue
         try:
             end = full.index(True, i)
         except ValueError:
             end = count
-        items.append(_run(lines, stored_of, i, end, stored_of[i - 1], recipe, file))
+        plan.append((i, end))
         i = end
+    whole_range = (0, count) if count and irregular in ([], [0]) and first_ok else None
+    spans = [step for step in plan if isinstance(step, tuple)]
+    hashes = _Hashes(stored_of, spans + ([whole_range] if whole_range else []))
+    items: list[Item] = []
+    for step in plan:
+        if isinstance(step, int):
+            cut_short = last_cut_short and step == count - 1
+            record = _record(lines[step], file, step + 1, recipe, cut_short)
+            if record is not None:
+                items.append(record)
+        else:
+            start, end = step
+            first_prev_of_run = stored_of[start - 1]
+            items.append(
+                _run(lines, hashes, start, end, first_prev_of_run, recipe, file, stored_of)
+            )
     whole = None
-    if count and irregular in ([], [0]) and first_ok:
-        whole = _run(lines, stored_of, 0, count, first_prev, recipe, file)
+    if whole_range is not None:
+        whole = _run(lines, hashes, 0, count, first_prev, recipe, file, stored_of)
     first_time, last_time = _time_span(times)
     return BlockScan(items, count, count - blanks, first_time, last_time, whole)
 
 
+class _Hashes:
+    """The stored hashes runs keep, joined in one string that all runs of a block share.
+
+    A run keeps only its last LOOKBACK hashes: the walk looks events up no further
+    behind its tip, and that keeps what a worker sends back small.
+    """
+
+    def __init__(self, stored_of: list[str | None], runs: list[tuple[int, int]]) -> None:
+        self.base = min((max(start, end - LOOKBACK) for start, end in runs), default=0)
+        stop = max((end for _, end in runs), default=0)
+        texts = [text or "" for text in stored_of[self.base : stop]]
+        self.text = "\n" + "\n".join(texts) + "\n"
+        self._starts = list(accumulate(map(len, texts), _plus_one, initial=0))
+
+    def span(self, start: int, end: int) -> tuple[int, int, int]:
+        """(first kept line index, lo, hi): the kept hashes of lines start to end."""
+        kept = max(start, end - LOOKBACK)
+        return kept, self._starts[kept - self.base], self._starts[end - self.base] + 1
+
+
+def _plus_one(total: int, length: int) -> int:
+    return total + length + 1
+
+
 def _run(
     lines: Sequence[bytes],
-    stored_of: list[str | None],
+    hashes: _Hashes,
     start: int,
     end: int,
     first_prev: str | None,
     recipe: ChainRecipe,
     file: str,
+    stored_of: list[str | None],
 ) -> Run:
     """Lines ``start`` to ``end`` (exclusive, all clean) as one run."""
-    hashes = cast(list[str], stored_of[start:end])  # clean lines all have a stored hash
+    kept, lo, hi = hashes.span(start, end)
     return Run(
         file,
         first_line=start + 1,
         count=end - start,
         first_prev=first_prev,
-        last_hash=hashes[-1],
+        first_hash=cast(str, stored_of[start]),  # clean lines all have a stored hash
+        last_hash=cast(str, stored_of[end - 1]),
         first_seq=_seq(orjson.loads(lines[start]), recipe),
         last_seq=_seq(orjson.loads(lines[end - 1]), recipe),
-        hashes="\n" + "\n".join(hashes) + "\n",
+        hashes=hashes.text,
+        kept_line=kept + 1,
+        lo=lo,
+        hi=hi,
     )
 
 
+def _examine(batch: Sequence[bytes], recipe: ChainRecipe, times: list[Any]) -> ExaminedMany:
+    """Examine a batch of lines and add their times to ``times``.
+
+    Lines go, in order of cost: to the recipe's raw-line path; else parsed, to its
+    batch path; else one by one, so that one bad line spoils nothing else.
+    """
+    fast = recipe.examine_lines(batch, _TIME_KEYS)
+    if fast is not None:
+        examined, batch_times, skipped = fast
+        for i in skipped:
+            one_times: list[Any] = []
+            (s,), (c,), (p,) = _examine_one_by_one(batch[i : i + 1], recipe, one_times)
+            examined[0][i], examined[1][i], examined[2][i] = s, c, p
+            batch_times[i] = one_times[0] if one_times else None
+        times.extend(batch_times)
+        return examined
+    try:
+        events = list(map(orjson.loads, batch))
+        batch_times = _times(events)
+        parsed = recipe.examine_many(events)
+    except (orjson.JSONDecodeError, TypeError):  # not JSON, or not an object
+        parsed = None
+    if parsed is None:
+        return _examine_one_by_one(batch, recipe, times)
+    times.extend(batch_times)
+    return parsed
+
+
 def _times(events: list[dict[str, Any]]) -> list[Any]:
-    for name in TIME_FIELDS:
-        values = list(map(dict.get, events, repeat(name)))
-        if values.count(None) != len(values):
-            return values
-    return []
+    """Each event's time: its first TIME_FIELDS member that is not null."""
+    values = list(map(dict.get, events, repeat(TIME_FIELDS[0])))
+    for name in TIME_FIELDS[1:]:
+        if None not in values:
+            break
+        others = map(dict.get, events, repeat(name))
+        values = [one if one is not None else two for one, two in zip(values, others, strict=True)]
+    return values
 
 
 def _time_span(times: list[Any]) -> tuple[str | None, str | None]:

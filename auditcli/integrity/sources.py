@@ -30,7 +30,7 @@ __all__ = [
     "split_block",
 ]
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 16 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 

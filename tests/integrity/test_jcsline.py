@@ -1,0 +1,291 @@
+"""The C fast path of verification (_jcsline.c): whatever it accepts, the exact path agrees.
+
+Its claim is narrow: when ``examine`` returns a result, the line minus its top-level
+hash member is byte for byte the RFC 8785 form of the parsed event, and the hash, link
+and time it read are the parsed ones. The reference here is the rfc8785 package. It
+may refuse anything; it must accept the common canonical lines, or it would not help.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from typing import Any
+
+import orjson
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditcli.integrity import AuditChainRecipe, recipe
+from auditcli.integrity.scan import TIME_FIELDS, scan_lines
+
+if os.environ.get("AUDITCLI_REQUIRE_NATIVE"):  # CI builds it: its absence is a failure
+    from auditcli.integrity import _jcsline as native
+else:
+    native = pytest.importorskip("auditcli.integrity._jcsline", reason="built without C")
+
+TIME_KEYS = tuple(name.encode() for name in TIME_FIELDS)
+HASH = "ab" * 32
+PREV = "cd" * 32
+
+
+def examine(line: bytes) -> tuple[bytes, str, str, Any] | None:
+    result: tuple[bytes, str, str, Any] | None = native.examine(
+        line, b"hash", b"prev_hash", TIME_KEYS
+    )
+    return result
+
+
+def reference_form(value: Any) -> bytes:
+    """RFC 8785 bytes by the reference package, integers beyond 2**53 as doubles."""
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {k: convert(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [convert(v) for v in item]
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**53:
+            return float(item)
+        return item
+
+    return bytes(rfc8785.dumps(convert(value)))
+
+
+def expected_time(event: dict[str, Any]) -> Any:
+    for name in TIME_FIELDS:
+        value = event.get(name)
+        if value is not None:
+            if isinstance(value, str) or (type(value) in (int, float)):
+                return value
+            return False
+    return None
+
+
+def assert_sound(line: bytes) -> None:
+    """If the fast path accepts the line, it agrees with parsing and the reference."""
+    result = examine(line)
+    if result is None:
+        return
+    event = json.loads(line)  # the fast path never accepts what is not JSON
+    assert isinstance(event, dict)
+    stored = event.pop("hash")
+    assert result[0] == reference_form(event)
+    assert result[1] == stored
+    assert result[2] == event["prev_hash"]
+    assert result[3] == expected_time(event)
+
+
+def canonical_line(event: dict[str, Any], at: int) -> bytes:
+    """The event's canonical form with a hash member put at top-level position ``at``."""
+    members = list(json.loads(reference_form(event)).items())  # in canonical order
+    parts = [reference_form(name) + b":" + reference_form(value) for name, value in members]
+    parts.insert(min(at, len(parts)), b'"hash":"' + HASH.encode() + b'"')
+    return b"{" + b",".join(parts) + b"}"
+
+
+# --- strategies -------------------------------------------------------------------------
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=10)
+KEYS = st.one_of(
+    TEXT, st.sampled_from(["\ufb33", "\U0001f600", "\ue000", "a", "\r", "", "hash", "ts"])
+)
+FLOATS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1.0, -0.0, 0.5, 1e16, 1e21, 1e-6, 1e-7, 0.000001, 123.456, 2.0**53]),
+    st.decimals(places=4, allow_nan=False, allow_infinity=False).map(float),
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.sampled_from([2**53, -(2**53), 2**53 + 1, 0, -1]),
+    FLOATS,
+    TEXT,
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+EVENTS = st.dictionaries(KEYS, VALUES, max_size=6).map(
+    lambda d: {k: v for k, v in d.items() if k != "hash"} | {"prev_hash": PREV}
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(EVENTS, st.integers(0, 8))
+def test_canonical_lines_are_read_exactly(event: dict[str, Any], at: int) -> None:
+    assert_sound(canonical_line(event, at))
+
+
+@settings(max_examples=300, deadline=None)
+@given(EVENTS, st.integers(0, 8), st.randoms(use_true_random=False))
+def test_any_other_spelling_is_refused_or_read_exactly(
+    event: dict[str, Any], at: int, rng: random.Random
+) -> None:
+    event = dict(event) | {"hash": HASH}
+    items = list(event.items())
+    rng.shuffle(items)
+    shuffled = dict(items)
+    for text in (
+        json.dumps(shuffled, separators=(",", ":")),
+        json.dumps(shuffled, separators=(",", ":"), ensure_ascii=False),
+        json.dumps(shuffled, ensure_ascii=False),
+    ):
+        assert_sound(text.encode("utf-8", "surrogatepass"))
+    assert_sound(orjson.dumps(shuffled, option=orjson.OPT_SORT_KEYS))
+
+
+@settings(max_examples=500, deadline=None)
+@given(EVENTS, st.integers(0, 8), st.data())
+def test_a_damaged_line_is_refused_or_read_exactly(
+    event: dict[str, Any], at: int, data: st.DataObject
+) -> None:
+    line = bytearray(canonical_line(event, at))
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.integers(0, len(line)))
+        byte = data.draw(st.sampled_from(b'{}[]",:\\ -.0123456789eEnu\x00\x1f\x7f\xc3\xa9\xed\xf0'))
+        action = data.draw(st.sampled_from(["insert", "replace", "delete"]))
+        if action == "insert":
+            line.insert(where, byte)
+        elif where < len(line):
+            if action == "replace":
+                line[where] = byte
+            else:
+                del line[where]
+    try:
+        json.loads(bytes(line))
+    except ValueError:
+        assert examine(bytes(line)) is None
+        return
+    assert_sound(bytes(line))
+
+
+PLAIN_NAMES = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\'), max_size=8
+)
+SIMPLE = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**53), 2**53),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xD7FF), max_size=10),
+        st.decimals("-1000", "1000", places=4, allow_nan=False).map(float),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(PLAIN_NAMES, inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(PLAIN_NAMES, SIMPLE, max_size=6))
+def test_common_canonical_lines_are_accepted(payload: dict[str, Any]) -> None:
+    event = {k: v for k, v in payload.items() if k not in ("hash", "prev_hash")}
+    event["prev_hash"] = PREV
+    line = canonical_line(event, len(event) // 2)
+    assert examine(line) is not None, line
+    assert_sound(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a":1.0,"hash":"h","prev_hash":"p"}',  # ECMAScript prints 1
+        b'{"a":-0,"hash":"h","prev_hash":"p"}',
+        b'{"a":1E5,"hash":"h","prev_hash":"p"}',
+        b'{"a":1e5,"hash":"h","prev_hash":"p"}',
+        b'{"a":9007199254740993,"hash":"h","prev_hash":"p"}',
+        b'{"a":"\\u001F","hash":"h","prev_hash":"p"}',  # upper-case hex
+        b'{"a":"\\u0041","hash":"h","prev_hash":"p"}',
+        b'{"a":"\\u0009","hash":"h","prev_hash":"p"}',  # \\t has a short form
+        b'{"a":"\\/","hash":"h","prev_hash":"p"}',
+        b'{"b":1,"a":2,"hash":"h","prev_hash":"p"}',
+        b'{"a":1,"a":1,"hash":"h","prev_hash":"p"}',
+        b'{"a": 1,"hash":"h","prev_hash":"p"}',
+        b'{"a":1,"hash":"h","prev_hash":"p"}\r',
+        b'{"a":{"hash":"h"},"prev_hash":"p"}',  # the hash member is not at the top
+        b'{"hash":"h","hash":"h","prev_hash":"p"}',
+        b'{"hash":1,"prev_hash":"p"}',
+        b'{"hash":"h\\n","prev_hash":"p"}',
+        b'{"hash":"h","prev_hash":null}',
+        b'{"hash":"h"}',
+        b'{"\xee\x80\x80":1,"hash":"h","prev_hash":"p"}',  # U+E000 sorts differently
+        b'{"a":"\xed\xa0\x80","hash":"h","prev_hash":"p"}',  # a surrogate in UTF-8
+        b'{"a":"\xc0\xaf","hash":"h","prev_hash":"p"}',  # overlong
+        b'[{"hash":"h","prev_hash":"p"}]',
+        b"",
+    ],
+)
+def test_what_is_not_provably_canonical_is_refused(line: bytes) -> None:
+    assert examine(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "hashed"),
+    [
+        (b'{"hash":"h","prev_hash":"p"}', b'{"prev_hash":"p"}'),
+        (b'{"prev_hash":"p","hash":"h"}', b'{"prev_hash":"p"}'),
+        (b'{"a":[],"hash":"h","prev_hash":"p","z":{}}', b'{"a":[],"prev_hash":"p","z":{}}'),
+        (
+            b'{"a":0.5,"b":1e+21,"c":1e-7,"d":5e-324,"hash":"h","prev_hash":"p"}',
+            b'{"a":0.5,"b":1e+21,"c":1e-7,"d":5e-324,"prev_hash":"p"}',
+        ),
+        (b'{"a":9007199254740992,"hash":"h","prev_hash":"p"}', None),
+        (b'{"a":"\\u001f\\n\\"\\\\\x7f\xf0\x9f\x98\x80","hash":"h","prev_hash":"p"}', None),
+    ],
+)
+def test_canonical_lines_give_the_bytes_without_the_hash(line: bytes, hashed: bytes) -> None:
+    result = examine(line)
+    assert result is not None
+    assert result[0] == (hashed or line.replace(b',"hash":"h"', b""))
+    assert result[1:3] == ("h", "p")
+    assert_sound(line)
+
+
+def test_the_time_is_the_first_time_member_that_is_not_null() -> None:
+    line = b'{"hash":"h","prev_hash":"p","time":"2024-01-02","timestamp":null,"ts":17}'
+    result = examine(line)
+    assert result is not None and result[3] == 17
+    result = examine(b'{"hash":"h","prev_hash":"p","time":"2024","timestamp":null}')
+    assert result is not None and result[3] == "2024"
+    result = examine(b'{"hash":"h","prev_hash":"p","ts":[1]}')
+    assert result is not None and result[3] is False
+
+
+# --- the whole scan reads the same with and without the fast path ---------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(EVENTS, min_size=1, max_size=12), st.data())
+def test_a_scan_is_the_same_with_and_without_the_fast_path(
+    payloads: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    chain_recipe = AuditChainRecipe()
+    lines, prev = [], "0" * 64
+    for payload in payloads:
+        event = payload | {"prev_hash": prev}
+        event["hash"] = prev = chain_recipe.digest(reference_form(event))
+        lines.append(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
+    # some damage: a changed byte, a dropped line
+    if data.draw(st.booleans()):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        line = bytearray(lines[i])
+        j = data.draw(st.integers(0, len(line) - 1))
+        line[j] = data.draw(st.sampled_from(b'0a"{,'))
+        lines[i] = bytes(line)
+    if len(lines) > 2 and data.draw(st.booleans()):
+        del lines[data.draw(st.integers(0, len(lines) - 1))]
+    fast = scan_lines(lines, chain_recipe, "f")
+    saved = recipe._examine_line
+    try:
+        recipe._examine_line = None
+        exact = scan_lines(lines, chain_recipe, "f")
+    finally:
+        recipe._examine_line = saved
+    assert fast == exact
