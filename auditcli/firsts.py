@@ -1,13 +1,15 @@
 """First appearances: when each actor first showed up, and first used an address,
 a user agent or a resource, over everything loaded.
 
-Kept in table ``first_seen``, appended to by every load in one grouped scan, so a
-timeline marks "first time" with a join on its own few actors instead of scanning
-history. A row holds only a 64-bit key of (kind, actor, value) and the time: a
-timeline then reads two fixed-width columns, whatever the size of history. The key
-is DuckDB's ``hash()``, which is fast but not promised stable across DuckDB
-versions, so the database remembers the hash of a probe string and the keys are
-rebuilt when it changes (see :func:`ensure_current_keys`).
+Kept in table ``first_seen``, updated by every load from one grouped scan, so a
+timeline marks "first time" with a join instead of scanning history. A row holds
+only a 64-bit key of (kind, actor, value) and the time, one row per key, stored in
+time order: an event is a first exactly when its key's row holds its own time, so a
+timeline reads only the rows of keys first seen inside its window, which DuckDB's
+zone maps find without reading the rest. The key is DuckDB's ``hash()``, which is
+fast but not promised stable across DuckDB versions, so the database remembers the
+hash of a probe string and the keys are rebuilt when it changes (see
+:func:`ensure_current_keys`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def record_first_seen(store: Store, source_ids: Sequence[int] | None) -> None:
     means every loaded source."""
     if source_ids is not None and not source_ids:
         return
+    empty = store.scalar("SELECT count(*) FROM first_seen") == 0
     which = "list_contains($ids, source_id)" if source_ids is not None else "true"
     kind = """CASE WHEN grouping(source_ip) = 0 THEN 'ip'
                    WHEN grouping(user_agent) = 0 THEN 'user_agent'
@@ -59,23 +62,47 @@ def record_first_seen(store: Store, source_ids: Sequence[int] | None) -> None:
            HAVING grouping(source_ip) + grouping(user_agent) + grouping(resource) >= 2
               AND (grouping(source_ip) = 1 OR source_ip IS NOT NULL)
               AND (grouping(user_agent) = 1 OR user_agent IS NOT NULL)
-              AND (grouping(resource) = 1 OR resource IS NOT NULL)""",
+              AND (grouping(resource) = 1 OR resource IS NOT NULL)
+           ORDER BY 2""",
         {"ids": list(source_ids)} if source_ids is not None else None,
     )
-    _remember_probe(store)
+    if not empty:  # keys seen before now have two rows: keep the earlier, in time order
+        _compact(store)
+    _remember_layout(store)
+
+
+def _compact(store: Store) -> None:
+    store.execute(
+        "CREATE OR REPLACE TABLE first_seen AS "
+        "SELECT key, min(first_ts) AS first_ts FROM first_seen GROUP BY key ORDER BY first_ts"
+    )
 
 
 def ensure_current_keys(store: Store) -> None:
     """Rebuild ``first_seen`` when this DuckDB hashes differently from the one that
-    built it (a no-op otherwise)."""
-    stored = store.fetchone("SELECT value FROM meta WHERE key = 'first_seen_probe'")
-    if stored is None or stored[0] == store.scalar(_PROBE):
-        return
-    store.execute("DELETE FROM first_seen")
-    record_first_seen(store, None)
+    built it, or compact it when an older auditcli kept a row per key and load (a
+    no-op otherwise)."""
+    found = dict(
+        store.fetchall(
+            "SELECT key, value FROM meta WHERE key IN ('first_seen_probe', 'first_seen_layout')"
+        )
+    )
+    if "first_seen_probe" not in found:
+        return  # nothing loaded yet
+    if found["first_seen_probe"] != store.scalar(_PROBE):
+        store.execute("DELETE FROM first_seen")
+        record_first_seen(store, None)
+    elif found.get("first_seen_layout") != _LAYOUT:
+        _compact(store)
+        _remember_layout(store)
 
 
-def _remember_probe(store: Store) -> None:
+_LAYOUT = "one row per key, by time"
+
+
+def _remember_layout(store: Store) -> None:
     store.execute(
-        f"INSERT OR REPLACE INTO meta SELECT 'first_seen_probe', ({_PROBE})",
+        f"INSERT OR REPLACE INTO meta SELECT 'first_seen_probe', ({_PROBE})"
+        " UNION ALL SELECT 'first_seen_layout', ?",
+        [_LAYOUT],
     )

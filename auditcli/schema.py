@@ -171,10 +171,9 @@ FROM reject_rows r JOIN sources s ON r.source_id = s.source_id
 META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
 #: When each actor first appeared, and first used an address, a client or a
-#: resource, over everything loaded: every load appends the first times of what
-#: it loaded (a key may appear once per load; the earliest counts), so the
-#: timeline's "first time" markers never scan the events. ``key`` is a hash of
-#: (kind, actor, value): see ``firsts``.
+#: resource, over everything loaded: one row per key, in time order, updated by
+#: every load, so the timeline's "first time" markers never scan the events.
+#: ``key`` is a hash of (kind, actor, value): see ``firsts``.
 FIRST_SEEN_DDL = """
 CREATE TABLE IF NOT EXISTS first_seen (
   key UBIGINT,

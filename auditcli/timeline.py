@@ -175,8 +175,9 @@ _PIVOTS = (
     ("ip", "source_ip"),
 )
 
-#: What seeds and pivots read: the window holds only these (and the row id, ``k``);
-#: the other columns are fetched for the rows shown.
+#: What seeds and pivots read of the window's events (with the row id, ``k``); the
+#: other columns are fetched for the rows shown. The window is a subquery, never a
+#: table: reading its columns takes a few ms, writing them to a table ten times that.
 _WINDOW_COLUMNS = (
     "ts",
     "actor",
@@ -189,30 +190,32 @@ _WINDOW_COLUMNS = (
 )
 
 
+_WINDOW = (
+    f"SELECT rowid AS k, {', '.join(_WINDOW_COLUMNS)} FROM event_rows WHERE ts BETWEEN ? AND ?"
+)
+
+
 def build(store: Store, request: TimelineRequest) -> Timeline:
     """Reconstruct the timeline ``request`` asks for."""
     window = request.window
-    store.execute(
-        "CREATE OR REPLACE TEMP TABLE tl_window AS "
-        f"SELECT rowid AS k, {', '.join(_WINDOW_COLUMNS)} FROM event_rows WHERE ts BETWEEN ? AND ?",
-        [window.start, window.end],
-    )
+    bounds = [window.start, window.end]
     seeds = replace(request.seeds, since=None, until=None)
     seeded = bool(seeds.value_terms() or seeds.ips or seeds.outcome)
     if seeded:
-        condition, params = _seed_condition(store, seeds)
+        condition, params = _seed_condition(store, seeds, bounds)
         store.execute(
             "CREATE OR REPLACE TEMP TABLE tl_rows AS "
-            f"SELECT k, 0 AS hop, 'seed' AS why FROM tl_window WHERE {condition}",
-            params,
+            f"SELECT k, 0 AS hop, 'seed' AS why FROM ({_WINDOW}) WHERE {condition}",
+            [*bounds, *params],
         )
         for hop in range(1, request.hops + 1):
-            if not _expand(store, hop):
+            if not _expand(store, hop, bounds):
                 break
     else:
         store.execute(
             "CREATE OR REPLACE TEMP TABLE tl_rows AS SELECT k, 0 AS hop, 'window' AS why "
-            "FROM tl_window"
+            f"FROM ({_WINDOW})",
+            bounds,
         )
     # A table, not a CTE: the planner then knows how few rows are shown.
     store.execute(
@@ -227,25 +230,27 @@ def build(store: Store, request: TimelineRequest) -> Timeline:
     rows = _rows(store, window, request.sensitive)
     summary = store.fetchone(
         "SELECT count(*), count(DISTINCT actor), count(DISTINCT resource), "
-        "count(*) FILTER (WHERE outcome = 'failure') "
-        "FROM tl_window JOIN tl_rows USING (k)"
+        "count(*) FILTER (WHERE outcome = 'failure') FROM tl_shown"
     )
     assert summary is not None
     return Timeline(window, rows, *(int(v) for v in summary))
 
 
-def _seed_condition(store: Store, seeds: EventFilter) -> tuple[str, list[Any]]:
+def _seed_condition(
+    store: Store, seeds: EventFilter, bounds: list[datetime]
+) -> tuple[str, list[Any]]:
     ip_matches = None
     if seeds.ips:
-        stored = store.fetchall("SELECT DISTINCT source_ip FROM tl_window")
+        stored = store.fetchall(
+            "SELECT DISTINCT source_ip FROM event_rows WHERE ts BETWEEN ? AND ?", bounds
+        )
         ip_matches = matching_addresses((r[0] for r in stored), parse_networks(seeds.ips))
     return where_clause(seeds, ip_matches=ip_matches)
 
 
-def _expand(store: Store, hop: int) -> int:
+def _expand(store: Store, hop: int, bounds: list[datetime]) -> int:
     """Add one hop of pivots; return how many rows it added."""
-    inside = "(SELECT w.* FROM tl_window w JOIN tl_rows USING (k))"
-    shares = [f"w.{column} IN (SELECT {column} FROM {inside})" for _, column in _PIVOTS]
+    shares = [f"w.{column} IN (SELECT {column} FROM inside)" for _, column in _PIVOTS]
     reason = " ".join(
         f"WHEN {share} THEN 'via {label} ' || w.{column}"
         for (label, column), share in zip(_PIVOTS, shares, strict=True)
@@ -253,9 +258,13 @@ def _expand(store: Store, hop: int) -> int:
     before = int(store.scalar("SELECT count(*) FROM tl_rows"))
     store.execute(
         f"""INSERT INTO tl_rows
+            WITH inside AS MATERIALIZED (
+                SELECT * FROM ({_WINDOW}) WHERE k IN (SELECT k FROM tl_rows)
+            )
             SELECT w.k, {int(hop)}, CASE {reason} END
-            FROM tl_window w
-            WHERE w.k NOT IN (SELECT k FROM tl_rows) AND ({" OR ".join(shares)})"""
+            FROM ({_WINDOW}) w
+            WHERE w.k NOT IN (SELECT k FROM tl_rows) AND ({" OR ".join(shares)})""",
+        [*bounds, *bounds],
     )
     return int(store.scalar("SELECT count(*) FROM tl_rows")) - before
 
@@ -282,9 +291,9 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         WITH wanted AS MATERIALIZED (
             {wanted}
         ), firsts AS MATERIALIZED (
-            SELECT f.key, min(f.first_ts) AS first_ts
+            SELECT f.key, f.first_ts
             FROM first_seen f SEMI JOIN wanted USING (key)
-            GROUP BY f.key
+            WHERE f.first_ts BETWEEN ? AND ?  -- a first is at its own time
         )
         SELECT w.ts, (epoch_us(w.ts) - epoch_us(?::TIMESTAMPTZ)) / 1e6 AS offset_s,
                w.actor, w.action, w.resource, w.outcome, w.source_ip, w.user_agent,
@@ -304,7 +313,7 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         FROM tl_shown w{chain_joins_sql("w")}
         ORDER BY w.ts, w.event_id, w.source_file, w.source_line
     """
-    params = [window.centre, window.centre_event, *rule_params]
+    params = [window.start, window.end, window.centre, window.centre_event, *rule_params]
     return store.arrow_reader(sql, params).read_all()
 
 
