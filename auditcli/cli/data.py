@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import sys
@@ -231,6 +232,7 @@ def emit(
 
     privacy = privacy if privacy is not None else MASK_SECRETS
     reader = privacy.reader(store.arrow_reader(sql, params))
+    options = dataclasses.replace(options, engine=store.connection)
     with output_stream(output) as stream:
         console = console_for(stream, color) if fmt is OutputFormat.TABLE else None
         return write_rows(reader, fmt, stream, options, console=console, matched=matched, noun=noun)

@@ -197,7 +197,7 @@ def timeline_command(
                 not no_collapse,
                 limit,
                 use_color(no_color, os.environ),
-                csv_raw,
+                RenderOptions(tz=zone_info, csv_raw=csv_raw, engine=store.connection),
             )
     finally:
         store.close()
@@ -232,13 +232,12 @@ def _write(
     collapse: bool,
     limit: int | None,
     color: bool,
-    csv_raw: bool,
+    options: RenderOptions,
 ) -> int:
     """Write the timeline; return how many rows were written."""
     if output_format not in _FOR_PEOPLE:
         rows = result.rows if limit is None else result.rows.slice(0, limit)
         with output_stream(output) as stream:
-            options = RenderOptions(tz=tz, csv_raw=csv_raw)
             return write_rows(rows.to_reader(), output_format, stream, options)
     from auditcli.render import timeline as render_timeline  # rich, for people
 

@@ -55,17 +55,34 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def write_jsonl(reader: pa.RecordBatchReader, out: BinaryIO) -> int:
-    """One JSON object per line, flushed per batch so pipes see rows at once."""
+def write_jsonl(reader: pa.RecordBatchReader, out: BinaryIO, engine: Any = None) -> int:
+    """One JSON object per line, flushed per batch so pipes see rows at once.
+
+    With a DuckDB connection, batches whose columns DuckDB writes as orjson would
+    (see jsonbulk.py) are written by DuckDB in one go; the rest row by row.
+    """
     count = 0
-    for batch in reader:
-        rows = _naive_utc(batch).to_pylist()
-        for start in range(0, len(rows), _LINES_AT_ONCE):
-            lines = [dumps(row) for row in rows[start : start + _LINES_AT_ONCE]]
-            out.write(b"\n".join(lines) + b"\n")
-        if rows:
+    bulk = None
+    if engine is not None:
+        from auditcli.render.jsonbulk import BulkLines
+
+        bulk = BulkLines(engine, reader.schema)
+    try:
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            if bulk is not None and bulk.usable:
+                bulk.write(batch, out)
+            else:
+                rows = _naive_utc(batch).to_pylist()
+                for start in range(0, len(rows), _LINES_AT_ONCE):
+                    lines = [dumps(row) for row in rows[start : start + _LINES_AT_ONCE]]
+                    out.write(b"\n".join(lines) + b"\n")
             out.flush()
-        count += len(rows)
+            count += batch.num_rows
+    finally:
+        if bulk is not None:
+            bulk.close()
     return count
 
 

@@ -1,0 +1,118 @@
+"""JSON lines written by DuckDB in bulk mean exactly what the row-by-row writer writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditcli.render import jsonout
+from auditcli.render.jsonbulk import BulkLines
+
+ENGINE = duckdb.connect()
+
+
+def both(table: pa.Table) -> tuple[bytes, bytes]:
+    """(row by row, in bulk) JSON lines of the table."""
+    one, bulk = io.BytesIO(), io.BytesIO()
+    assert jsonout.write_jsonl(table.to_reader(), one) == table.num_rows
+    assert jsonout.write_jsonl(table.to_reader(), bulk, ENGINE) == table.num_rows
+    return one.getvalue(), bulk.getvalue()
+
+
+def parsed(data: bytes) -> list[Any]:
+    return [json.loads(line) for line in data.splitlines()]
+
+
+TEXT = st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=8))
+TIMES = st.one_of(
+    st.none(),
+    st.datetimes(dt.datetime(1970, 1, 2), dt.datetime(9000, 1, 1)).map(
+        lambda t: t.replace(tzinfo=dt.UTC)
+    ),
+    st.datetimes(dt.datetime(2020, 1, 1), dt.datetime(2030, 1, 1)).map(
+        lambda t: t.replace(microsecond=0, tzinfo=dt.UTC)
+    ),
+)
+FLOATS = st.one_of(st.none(), st.floats(), st.sampled_from([1e21, 1e-7, -0.0, 5e-324]))
+INTS = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(TEXT, TIMES, FLOATS, INTS, st.none() | st.lists(TEXT)), max_size=20))
+def test_bulk_lines_parse_to_the_same_rows(rows: list[tuple[Any, ...]]) -> None:
+    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    table = pa.table(
+        {
+            "text": pa.array(columns[0], pa.string()),
+            "ts": pa.array(columns[1], pa.timestamp("us", tz="UTC")),
+            "number": pa.array(columns[2], pa.float64()),
+            "count": pa.array(columns[3], pa.int64()),
+            'odd "name"\n': pa.array(columns[4], pa.list_(pa.string())),
+        }
+    )
+    one, bulk = both(table)
+    assert parsed(bulk) == parsed(one)
+    # keys in column order, one line per row
+    assert [list(row) for row in parsed(bulk)] == [table.column_names] * table.num_rows
+
+
+def test_times_are_utc_with_z_and_no_zero_fraction() -> None:
+    zone = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    table = pa.table(
+        {
+            "ts": pa.array(
+                [
+                    dt.datetime(2026, 3, 12, 19, 32, 11, tzinfo=zone),
+                    dt.datetime(2026, 3, 12, 14, 2, 11, 482000),
+                ],
+                pa.timestamp("us", tz="Asia/Kolkata"),
+            ),
+            "naive": pa.array([dt.datetime(2026, 3, 12, 1, 2, 3, 4), None], pa.timestamp("ms")),
+        }
+    )
+    one, bulk = both(table)
+    assert bulk == one
+
+
+def test_not_a_number_is_null_as_in_orjson() -> None:
+    table = pa.table({"x": pa.array([math.nan, math.inf, -math.inf, 0.5])})
+    one, bulk = both(table)
+    assert bulk == one == b'{"x":null}\n{"x":null}\n{"x":null}\n{"x":0.5}\n'
+
+
+def test_a_sliced_batch_writes_only_its_rows() -> None:
+    table = pa.table({"s": ["a", "bb", "ccc", "dddd"]}).slice(1, 2)
+    one, bulk = both(table)
+    assert bulk == one == b'{"s":"bb"}\n{"s":"ccc"}\n'
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([Decimal("1.5")]),
+        pa.array([b"\x00"], pa.binary()),
+        pa.array([{"a": 1}]),
+        pa.array([1.5], pa.float32()),
+        pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("ns")),
+    ],
+)
+def test_other_types_are_left_to_the_row_by_row_writer(column: pa.Array) -> None:
+    schema = pa.schema([("x", column.type)])
+    bulk = BulkLines(ENGINE, schema)
+    assert not bulk.usable
+    bulk.close()
+
+
+def test_duplicate_names_are_left_to_the_row_by_row_writer() -> None:
+    schema = pa.schema([("x", pa.string()), ("x", pa.string())])
+    assert not BulkLines(ENGINE, schema).usable
