@@ -294,6 +294,33 @@ def test_first_time_is_judged_against_everything_loaded_not_the_window() -> None
     assert rows(build(store, TimelineRequest(window)))[0]["markers"] == []
 
 
+def test_an_earlier_sighting_loaded_later_takes_the_first_time_marker_away() -> None:
+    store = store_with(event(id="now", timestamp=at(0), actor="x", source_ip="10.0.0.9"))
+    window = window_at(T0, timedelta(minutes=1), timedelta(minutes=1))
+    assert "new-ip" in rows(build(store, TimelineRequest(window)))[0]["markers"]
+    older = event(id="older", timestamp="2026-01-01T00:00:00Z", actor="x", source_ip="10.0.0.9")
+    load(store, expand(["-"]), stdin=io.BytesIO(jsonl([older])))
+    assert rows(build(store, TimelineRequest(window)))[0]["markers"] == []
+    # one row per key, in time order
+    assert store.scalar("SELECT count(*) = count(DISTINCT key) FROM first_seen")
+    times = [row[0] for row in store.fetchall("SELECT first_ts FROM first_seen")]
+    assert times == sorted(times)
+
+
+def test_first_sightings_kept_once_per_load_by_an_older_auditcli_are_compacted() -> None:
+    store = store_with(
+        event(id="old", timestamp=at(-60), actor="x", source_ip="10.0.0.1"),
+        event(id="new", timestamp=at(0), actor="x", source_ip="10.0.0.2"),
+    )
+    # what an older auditcli left after a second load of the same events
+    store.execute("INSERT INTO first_seen SELECT key, first_ts + INTERVAL 1 DAY FROM first_seen")
+    store.execute("DELETE FROM meta WHERE key = 'first_seen_layout'")
+    window = window_at(T0, timedelta(minutes=1), timedelta(minutes=1))
+    assert rows(build(store, TimelineRequest(window)))[0]["markers"] == ["new-ip"]
+    assert store.scalar("SELECT count(*) = count(DISTINCT key) FROM first_seen")
+    assert store.scalar("SELECT value FROM meta WHERE key = 'first_seen_layout'")
+
+
 def test_first_sightings_survive_a_duckdb_whose_hash_differs() -> None:
     store = store_with(
         event(id="old", timestamp=at(-60), actor="x", source_ip="10.0.0.1"),
