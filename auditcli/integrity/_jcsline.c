@@ -19,7 +19,7 @@
  * JSON, a name with an escape or a character at or above U+E000, an integer beyond
  * 2**53, deep nesting. The caller then takes the exact path (canonical.py), which also
  * diagnoses the line. So this module can only ever be slower than needed, never
- * different; tests/test_jcsline.py checks that against the reference path.
+ * different; tests/integrity/test_jcsline.py checks that against the reference path.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -193,8 +193,10 @@ es6_format(double value, char *out, size_t size)
     long int_len = -1, exponent = 0, n, k = 0, lead = 0, i;
     Out o = {out, out + size};
     int ok = 1;
-    if (repr == NULL)
+    if (repr == NULL) {
+        PyErr_Clear(); /* out of memory: refuse, as for any other failure */
         return -1;
+    }
     e = strchr(repr, 'e');
     if (e != NULL)
         exponent = strtol(e + 1, NULL, 10);
@@ -253,7 +255,9 @@ static int
 short_decimal(Ptr start, Ptr stop)
 {
     Ptr p = start, dot;
-    int significant = 0;
+    Py_ssize_t significant = 0;
+    if (stop - start > MAX_NUMBER)
+        return 0; /* and the counts below are never truncated */
     if (*p == '-')
         p++;
     dot = memchr(p, '.', (size_t)(stop - p));
@@ -267,10 +271,10 @@ short_decimal(Ptr start, Ptr stop)
             q++;
         if (q - (dot + 1) > 5)
             return 0;
-        significant = (int)(stop - q);
+        significant = stop - q;
     }
     else
-        significant = (int)(dot - p) + (int)(stop - dot - 1);
+        significant = (dot - p) + (stop - dot - 1);
     return significant <= 15;
 }
 
@@ -491,13 +495,19 @@ time_object(int type, Ptr start, Ptr stop)
     if (type == V_INT || type == V_FLOAT) {
         char text[MAX_NUMBER + 1];
         Py_ssize_t len = stop - start;
-        if (len > MAX_NUMBER)
+        double value;
+        if (len > MAX_NUMBER) {
+            PyErr_SetString(PyExc_SystemError, "time value longer than MAX_NUMBER");
             return NULL;
+        }
         memcpy(text, start, (size_t)len);
         text[len] = '\0';
         if (type == V_INT)
             return PyLong_FromString(text, NULL, 10);
-        return PyFloat_FromDouble(PyOS_string_to_double(text, NULL, NULL));
+        value = PyOS_string_to_double(text, NULL, NULL);
+        if (value == -1.0 && PyErr_Occurred())
+            return NULL;
+        return PyFloat_FromDouble(value);
     }
     Py_RETURN_FALSE;
 }

@@ -258,6 +258,17 @@ def test_the_time_is_the_first_time_member_that_is_not_null() -> None:
     assert result is not None and result[3] is False
 
 
+@pytest.mark.skipif(
+    not os.environ.get("AUDITCLI_HUGE_TESTS"), reason="builds 2 GiB lines: set AUDITCLI_HUGE_TESTS"
+)
+@pytest.mark.parametrize("head", [b"1.", b"0.00001"])
+def test_a_decimal_with_billions_of_digits_is_refused(head: bytes) -> None:
+    # short_decimal once counted digits in an int: 2**31 of them wrapped to a negative
+    # count, and the line passed as canonical though ECMAScript prints 1.1111111111111112
+    line = b"".join([b'{"a":', head, b"1" * 2**31, b',"hash":"h","prev_hash":"p"}'])
+    assert examine(line) is None
+
+
 # --- the whole scan reads the same with and without the fast path ---------------------
 
 
