@@ -239,9 +239,9 @@ class AuditChainRecipe:
         Such a line's remaining bytes are exactly what the scheme hashes, so nothing is
         parsed or serialised; any line it cannot prove is left to the exact path.
         """
-        if _examine_line is None:
-            return None
         hash_key, prev_key = self.hash_field.encode(), self.prev_field.encode()
+        if _examine_line is None or hash_key in time_keys:  # the C path skips the hash
+            return None
         results: list[Any] = list(
             map(_examine_line, lines, repeat(hash_key), repeat(prev_key), repeat(time_keys))
         )

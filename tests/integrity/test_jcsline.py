@@ -272,6 +272,12 @@ def test_a_decimal_with_billions_of_digits_is_refused(head: bytes) -> None:
 # --- the whole scan reads the same with and without the fast path ---------------------
 
 
+def test_a_hash_member_named_like_a_time_member_takes_the_exact_path() -> None:
+    # the C path leaves the hash member out of everything, the time included
+    assert AuditChainRecipe(hash_field="ts").examine_lines([b"{}"], TIME_KEYS) is None
+    assert AuditChainRecipe().examine_lines([b"{}"], TIME_KEYS) is not None
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(EVENTS, min_size=1, max_size=12), st.data())
 def test_a_scan_is_the_same_with_and_without_the_fast_path(
