@@ -23,6 +23,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_DEPTH 200
@@ -59,6 +60,15 @@ hex_value(unsigned char c)
     return -1; /* upper case hex is never canonical */
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t
+has_zero(uint64_t x)
+{
+    return (x - ONES) & ~x & HIGHS;
+}
+
 /* Bytes that stand for themselves in a canonical string: ASCII from space up, except
  * the quote and the backslash. */
 static unsigned char PLAIN[256];
@@ -79,7 +89,20 @@ scan_string(Cursor *c, Text *out)
     out->start = p;
     out->escaped = 0;
     while (p < end) {
-        unsigned char ch = *p;
+        unsigned char ch;
+        /* eight plain bytes at a time: none is a quote, a backslash, a control or
+         * non-ASCII (the bit tricks are exact for "any byte below 0x20") */
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            if ((has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) |
+                 ((x - ONES * 0x20) & ~x & HIGHS) | (x & HIGHS)) != 0)
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
+        ch = *p;
         if (PLAIN[ch]) {
             p++;
             continue;
@@ -481,10 +504,12 @@ scan_value(Cursor *c, int depth, int *type, Text *text)
 
 /* --- the top level ----------------------------------------------------------------------- */
 
-static int
+static inline int
 same_name(const Text *t, const char *name, Py_ssize_t len)
 {
-    return !t->escaped && t->stop - t->start == len && memcmp(t->start, name, (size_t)len) == 0;
+    return t->stop - t->start == len && !t->escaped &&
+           (len == 0 || (t->start[0] == (unsigned char)name[0] &&
+                         memcmp(t->start, name, (size_t)len) == 0));
 }
 
 static PyObject *
