@@ -15,6 +15,11 @@
  * of the first time_keys member that is not null (a str, an int, a float, or False for
  * any other type; None when there is none).
  *
+ * examine_block(data, start, max_lines, ...) does the same for the lines of a block
+ * of JSON lines from byte offset start, without making each line an object: it
+ * returns the four values as four lists (None in each where it refuses a line), the
+ * lines' start offsets as int64s, and the offset to go on from.
+ *
  * It returns None whenever it cannot prove all of this, for whatever reason: invalid
  * JSON, a name with an escape or a character at or above U+E000, an integer beyond
  * 2**53, deep nesting. The caller then takes the exact path (canonical.py), which also
@@ -537,141 +542,266 @@ time_object(int type, Ptr start, Ptr stop)
     Py_RETURN_FALSE;
 }
 
-static PyObject *
-examine(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+#define MAX_TIME_KEYS 16
+
+/* The member names examine looks for. */
+typedef struct {
+    const char *hash_key, *prev_key;
+    Py_ssize_t hash_len, prev_len, n_times;
+    const char *time_key[MAX_TIME_KEYS];
+    Py_ssize_t time_len[MAX_TIME_KEYS];
+} Keys;
+
+/* What a proven line yields. */
+typedef struct {
+    Ptr cut_start, cut_stop; /* the hash member and one comma beside it */
+    Text hash_text, prev_text;
+    int time_type;
+    Ptr time_start, time_stop;
+} Found;
+
+static int
+read_keys(PyObject *hash_key, PyObject *prev_key, PyObject *time_keys, Keys *keys)
 {
-    const char *line, *hash_key, *prev_key;
-    Py_ssize_t line_len, hash_len, prev_len, n_times, i;
-    PyObject *time_keys;
-    Cursor c;
-    Text name, last = {NULL, NULL, 0}, value, hash_text = {NULL, NULL, 0};
-    Text prev_text = {NULL, NULL, 0};
-    Ptr member_start, hash_start = NULL, hash_stop = NULL, time_start = NULL, time_stop = NULL;
-    int have_last = 0, type, time_type = V_NULL;
-    Py_ssize_t time_rank = PY_SSIZE_T_MAX;
-    PyObject *hashed, *stored, *prev, *when, *result;
-    (void)module;
-
-    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1]) ||
-        !PyBytes_Check(args[2]) || !PyTuple_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "examine(line, hash_key, prev_key, time_keys)");
-        return NULL;
+    Py_ssize_t i;
+    if (!PyBytes_Check(hash_key) || !PyBytes_Check(prev_key) || !PyTuple_Check(time_keys) ||
+        PyTuple_GET_SIZE(time_keys) > MAX_TIME_KEYS) {
+        PyErr_SetString(PyExc_TypeError,
+                        "hash_key and prev_key must be bytes, time_keys a short tuple of bytes");
+        return -1;
     }
-    line = PyBytes_AS_STRING(args[0]);
-    line_len = PyBytes_GET_SIZE(args[0]);
-    hash_key = PyBytes_AS_STRING(args[1]);
-    hash_len = PyBytes_GET_SIZE(args[1]);
-    prev_key = PyBytes_AS_STRING(args[2]);
-    prev_len = PyBytes_GET_SIZE(args[2]);
-    time_keys = args[3];
-    n_times = PyTuple_GET_SIZE(time_keys);
-    for (i = 0; i < n_times; i++)
-        if (!PyBytes_Check(PyTuple_GET_ITEM(time_keys, i))) {
+    keys->hash_key = PyBytes_AS_STRING(hash_key);
+    keys->hash_len = PyBytes_GET_SIZE(hash_key);
+    keys->prev_key = PyBytes_AS_STRING(prev_key);
+    keys->prev_len = PyBytes_GET_SIZE(prev_key);
+    keys->n_times = PyTuple_GET_SIZE(time_keys);
+    for (i = 0; i < keys->n_times; i++) {
+        PyObject *key = PyTuple_GET_ITEM(time_keys, i);
+        if (!PyBytes_Check(key)) {
             PyErr_SetString(PyExc_TypeError, "time_keys must be a tuple of bytes");
-            return NULL;
+            return -1;
         }
+        keys->time_key[i] = PyBytes_AS_STRING(key);
+        keys->time_len[i] = PyBytes_GET_SIZE(key);
+    }
+    return 0;
+}
 
-    c.p = (Ptr)line;
-    c.end = (Ptr)line + line_len;
+/* 0 when the line [line, end) is proven canonical once its hash member is cut. */
+static int
+prove_line(Ptr line, Ptr end, const Keys *keys, Found *found)
+{
+    Cursor c = {line, end};
+    Text name, last = {NULL, NULL, 0}, value;
+    Ptr member_start, hash_start = NULL, hash_stop = NULL;
+    int have_last = 0, type;
+    Py_ssize_t i, time_rank = PY_SSIZE_T_MAX;
+
+    found->prev_text.start = NULL;
+    found->time_start = NULL;
+    found->time_type = V_NULL;
     if (c.p >= c.end || *c.p != '{')
-        Py_RETURN_NONE;
+        return -1;
     c.p++;
     if (c.p < c.end && *c.p == '}')
-        Py_RETURN_NONE; /* no hash member */
+        return -1; /* no hash member */
     for (;;) {
         member_start = c.p;
         if (c.p >= c.end || *c.p != '"' || scan_string(&c, &name) < 0 || !plain_name(&name))
-            Py_RETURN_NONE;
+            return -1;
         if (c.p >= c.end || *c.p != ':')
-            Py_RETURN_NONE;
+            return -1;
         c.p++;
-        if (same_name(&name, hash_key, hash_len)) {
+        if (same_name(&name, keys->hash_key, keys->hash_len)) {
             /* the hash member: cut out, so not part of the order */
-            if (hash_start != NULL || scan_value(&c, 1, &type, &hash_text) < 0 ||
-                type != V_STRING || hash_text.escaped)
-                Py_RETURN_NONE;
+            if (hash_start != NULL || scan_value(&c, 1, &type, &found->hash_text) < 0 ||
+                type != V_STRING || found->hash_text.escaped)
+                return -1;
             hash_start = member_start;
             hash_stop = c.p;
         }
         else {
             Ptr value_start = c.p;
             if (have_last && !name_after(&last, &name))
-                Py_RETURN_NONE;
+                return -1;
             last = name;
             have_last = 1;
             if (scan_value(&c, 1, &type, &value) < 0)
-                Py_RETURN_NONE;
-            if (same_name(&name, prev_key, prev_len)) {
+                return -1;
+            if (same_name(&name, keys->prev_key, keys->prev_len)) {
                 if (type != V_STRING || value.escaped)
-                    Py_RETURN_NONE;
-                prev_text = value;
+                    return -1;
+                found->prev_text = value;
             }
-            for (i = 0; i < n_times && i < time_rank; i++) {
-                PyObject *key = PyTuple_GET_ITEM(time_keys, i);
-                if (type != V_NULL &&
-                    same_name(&name, PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))) {
+            for (i = 0; i < keys->n_times && i < time_rank; i++) {
+                if (type != V_NULL && same_name(&name, keys->time_key[i], keys->time_len[i])) {
                     if (type == V_STRING && value.escaped)
-                        Py_RETURN_NONE;
+                        return -1;
                     time_rank = i;
-                    time_type = type;
-                    time_start = value_start;
-                    time_stop = c.p;
+                    found->time_type = type;
+                    found->time_start = value_start;
+                    found->time_stop = c.p;
                     break;
                 }
             }
         }
         if (c.p >= c.end)
-            Py_RETURN_NONE;
+            return -1;
         if (*c.p == '}') {
             c.p++;
             break;
         }
         if (*c.p != ',')
-            Py_RETURN_NONE;
+            return -1;
         c.p++;
     }
-    if (c.p != c.end || hash_start == NULL || prev_text.start == NULL)
-        Py_RETURN_NONE;
-
+    if (c.p != c.end || hash_start == NULL || found->prev_text.start == NULL)
+        return -1;
     /* cut the hash member and one comma beside it */
     if (hash_start[-1] == ',')
         hash_start--;
     else if (*hash_stop == ',')
         hash_stop++;
-    hashed = PyBytes_FromStringAndSize(NULL, line_len - (hash_stop - hash_start));
-    if (hashed == NULL)
-        return NULL;
-    memcpy(PyBytes_AS_STRING(hashed), line, (size_t)(hash_start - (Ptr)line));
-    memcpy(PyBytes_AS_STRING(hashed) + (hash_start - (Ptr)line), hash_stop,
-           (size_t)(c.end - hash_stop));
-    stored = PyUnicode_DecodeUTF8((const char *)hash_text.start,
-                                  hash_text.stop - hash_text.start, "strict");
-    prev = PyUnicode_DecodeUTF8((const char *)prev_text.start,
-                                prev_text.stop - prev_text.start, "strict");
-    if (time_start != NULL)
-        when = time_object(time_type, time_start, time_stop);
+    found->cut_start = hash_start;
+    found->cut_stop = hash_stop;
+    return 0;
+}
+
+/* The four values of a proven line, as new references; -1 with an exception set. */
+static int
+found_values(Ptr line, Ptr end, const Found *found, PyObject **out)
+{
+    Py_ssize_t before = found->cut_start - line, after = end - found->cut_stop;
+    out[0] = PyBytes_FromStringAndSize(NULL, before + after);
+    if (out[0] != NULL) {
+        memcpy(PyBytes_AS_STRING(out[0]), line, (size_t)before);
+        memcpy(PyBytes_AS_STRING(out[0]) + before, found->cut_stop, (size_t)after);
+    }
+    out[1] = PyUnicode_DecodeUTF8((const char *)found->hash_text.start,
+                                  found->hash_text.stop - found->hash_text.start, "strict");
+    out[2] = PyUnicode_DecodeUTF8((const char *)found->prev_text.start,
+                                  found->prev_text.stop - found->prev_text.start, "strict");
+    if (found->time_start != NULL)
+        out[3] = time_object(found->time_type, found->time_start, found->time_stop);
     else {
-        when = Py_None;
-        Py_INCREF(when);
+        out[3] = Py_None;
+        Py_INCREF(out[3]);
     }
-    if (stored == NULL || prev == NULL || when == NULL) {
-        Py_DECREF(hashed);
-        Py_XDECREF(stored);
-        Py_XDECREF(prev);
-        Py_XDECREF(when);
+    if (out[0] == NULL || out[1] == NULL || out[2] == NULL || out[3] == NULL) {
+        Py_CLEAR(out[0]);
+        Py_CLEAR(out[1]);
+        Py_CLEAR(out[2]);
+        Py_CLEAR(out[3]);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+examine(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Keys keys;
+    Found found;
+    Ptr line, end;
+    PyObject *values[4], *result;
+    (void)module;
+
+    if (nargs != 4 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "examine(line, hash_key, prev_key, time_keys)");
         return NULL;
     }
-    result = PyTuple_Pack(4, hashed, stored, prev, when);
-    Py_DECREF(hashed);
-    Py_DECREF(stored);
-    Py_DECREF(prev);
-    Py_DECREF(when);
+    if (read_keys(args[1], args[2], args[3], &keys) < 0)
+        return NULL;
+    line = (Ptr)PyBytes_AS_STRING(args[0]);
+    end = line + PyBytes_GET_SIZE(args[0]);
+    if (prove_line(line, end, &keys, &found) < 0)
+        Py_RETURN_NONE;
+    if (found_values(line, end, &found, values) < 0)
+        return NULL;
+    result = PyTuple_Pack(4, values[0], values[1], values[2], values[3]);
+    Py_DECREF(values[0]);
+    Py_DECREF(values[1]);
+    Py_DECREF(values[2]);
+    Py_DECREF(values[3]);
+    return result;
+}
+
+/* examine() of up to max_lines lines of a block of JSON lines from byte offset start,
+ * without making the lines objects. */
+static PyObject *
+examine_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Keys keys;
+    Found found;
+    Ptr data, stop, p;
+    Py_ssize_t start, max_lines, count = 0, i, j;
+    PyObject *lists[4] = {NULL, NULL, NULL, NULL}, *offsets = NULL, *result = NULL;
+    int64_t *starts;
+    (void)module;
+
+    if (nargs != 6 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) ||
+        !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "examine_block(data, start, max_lines, hash_key, prev_key, time_keys)");
+        return NULL;
+    }
+    start = PyLong_AsSsize_t(args[1]);
+    max_lines = PyLong_AsSsize_t(args[2]);
+    if ((start == -1 || max_lines == -1) && PyErr_Occurred())
+        return NULL;
+    if (read_keys(args[3], args[4], args[5], &keys) < 0)
+        return NULL;
+    data = (Ptr)PyBytes_AS_STRING(args[0]);
+    stop = data + PyBytes_GET_SIZE(args[0]);
+    if (start < 0 || start > stop - data || max_lines < 0) {
+        PyErr_SetString(PyExc_ValueError, "start or max_lines out of range");
+        return NULL;
+    }
+    for (p = data + start; p < stop && count < max_lines; count++) {
+        Ptr newline = memchr(p, '\n', (size_t)(stop - p));
+        p = newline ? newline + 1 : stop;
+    }
+    offsets = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    if (offsets == NULL)
+        return NULL;
+    starts = (int64_t *)PyBytes_AS_STRING(offsets);
+    for (j = 0; j < 4; j++)
+        if ((lists[j] = PyList_New(count)) == NULL)
+            goto done;
+    for (i = 0, p = data + start; i < count; i++) {
+        Ptr newline = memchr(p, '\n', (size_t)(stop - p));
+        Ptr end = newline ? newline : stop;
+        PyObject *values[4];
+        starts[i] = p - data;
+        if (prove_line(p, end, &keys, &found) == 0) {
+            if (found_values(p, end, &found, values) < 0)
+                goto done;
+        }
+        else
+            for (j = 0; j < 4; j++) {
+                values[j] = Py_None;
+                Py_INCREF(Py_None);
+            }
+        for (j = 0; j < 4; j++)
+            PyList_SET_ITEM(lists[j], i, values[j]);
+        p = newline ? newline + 1 : stop;
+    }
+    result = Py_BuildValue("(OOOOOn)", lists[0], lists[1], lists[2], lists[3], offsets,
+                           (Py_ssize_t)(p - data));
+done:
+    for (j = 0; j < 4; j++)
+        Py_XDECREF(lists[j]);
+    Py_DECREF(offsets);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"examine", (PyCFunction)(void (*)(void))examine, METH_FASTCALL,
      "examine(line, hash_key, prev_key, time_keys) -> (hashed, stored, prev, time) | None"},
+    {"examine_block", (PyCFunction)(void (*)(void))examine_block, METH_FASTCALL,
+     "examine_block(data, start, max_lines, hash_key, prev_key, time_keys) -> (hashed, stored,"
+     " prevs, times, starts, next): examine() of up to max_lines lines from byte start, None"
+     " where it refuses; starts are the lines' int64 offsets, next where to go on"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,3 +3,12 @@
 def examine(
     line: bytes, hash_key: bytes, prev_key: bytes, time_keys: tuple[bytes, ...], /
 ) -> tuple[bytes, str, str, object] | None: ...
+def examine_block(
+    data: bytes,
+    start: int,
+    max_lines: int,
+    hash_key: bytes,
+    prev_key: bytes,
+    time_keys: tuple[bytes, ...],
+    /,
+) -> tuple[list[bytes | None], list[str | None], list[str | None], list[object], bytes, int]: ...

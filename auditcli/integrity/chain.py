@@ -22,7 +22,7 @@ from auditcli.errors import ChainUnverifiableError, UsageError
 from auditcli.integrity import sources
 from auditcli.integrity.recipe import AuditChainRecipe, ChainRecipe
 from auditcli.integrity.report import ChainReport, Finding, FindingKind
-from auditcli.integrity.scan import BlockScan, Item, scan_lines, shift
+from auditcli.integrity.scan import BlockScan, Item, scan_block, scan_lines, shift
 from auditcli.integrity.sources import (
     Block,
     NamedStream,
@@ -32,7 +32,6 @@ from auditcli.integrity.sources import (
     plan_ranges,
     read_range,
     source_size,
-    split_block,
 )
 from auditcli.integrity.walk import LinkWalk
 
@@ -65,12 +64,12 @@ def _scan_range(task: tuple[str, int, int, ChainRecipe, str, bool]) -> BlockScan
     path, start, stop, recipe, name, is_last = task
     data = read_range(path, start, stop)
     cut_short = is_last and not data.endswith(b"\n")
-    return scan_lines(split_block(data), recipe, name, last_cut_short=cut_short)
+    return scan_block(data, recipe, name, last_cut_short=cut_short)
 
 
 def _scan_block(task: tuple[Block, ChainRecipe, str]) -> BlockScan:
     block, recipe, name = task
-    return scan_lines(split_block(block.data), recipe, name, last_cut_short=block.cut_short)
+    return scan_block(block.data, recipe, name, last_cut_short=block.cut_short)
 
 
 class _Workers:

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditcli.integrity.recipe import EventShapeError, Examined, ExaminedLines, ExaminedMany
+from auditcli.integrity.recipe import (
+    EventShapeError,
+    Examined,
+    ExaminedBlock,
+    ExaminedLines,
+    ExaminedMany,
+)
 
 __all__ = ["KeybaseSigchainRecipe"]
 
@@ -58,5 +64,9 @@ class KeybaseSigchainRecipe:
     def examine_lines(
         self, lines: Sequence[bytes], time_keys: tuple[bytes, ...]
     ) -> ExaminedLines | None:
+        """No raw-line path: links are parsed."""
+        return None
+
+    def examine_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> ExaminedBlock | None:
         """No raw-line path: links are parsed."""
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,10 +24,12 @@ from auditcli.errors import InputError, UsageError
 from auditcli.integrity.canonical import canonicalize_many, fast_canonicalize
 
 _examine_line: Callable[..., tuple[bytes, str, str, Any] | None] | None
+_examine_block: Callable[..., tuple[Any, Any, Any, Any, bytes, int]] | None
 try:  # the C fast path; without a compiler at install time the exact path does it all
     from auditcli.integrity._jcsline import examine as _examine_line
+    from auditcli.integrity._jcsline import examine_block as _examine_block
 except ImportError:  # pragma: no cover - depends on the build
-    _examine_line = None
+    _examine_line = _examine_block = None
 
 __all__ = [
     "SCHEME",
@@ -35,6 +38,7 @@ __all__ = [
     "DigestAlgorithm",
     "EventShapeError",
     "Examined",
+    "ExaminedBlock",
     "ExaminedLines",
     "ExaminedMany",
 ]
@@ -49,6 +53,10 @@ ExaminedMany = tuple[list[str | None], list[str | None], list[str | None]]
 
 ExaminedLines = tuple[ExaminedMany, list[Any], list[int]]
 """``examine_many`` of raw lines, their time values, and the lines it left alone."""
+
+ExaminedBlock = tuple[ExaminedMany, list[Any], list[int], memoryview]
+"""``ExaminedLines`` of a block's lines, and where each line starts: line ``i`` is
+``data[offsets[i]:offsets[i + 1] - 1]``."""
 
 
 class EventShapeError(InputError):
@@ -92,6 +100,11 @@ class ChainRecipe(Protocol):
         that is not null) and the indexes of lines it left alone (None in every list),
         which the caller parses and examines. ``return None`` is a valid body.
         """
+        ...
+
+    def examine_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> ExaminedBlock | None:
+        """``examine_lines`` of every line of a block of JSON lines, split on the way;
+        None if unable. ``return None`` is a valid body."""
         ...
 
 
@@ -247,12 +260,52 @@ class AuditChainRecipe:
         )
         if not results:
             return ([], [], []), [], []
-        skipped: list[int] = []
         if None in results:
-            skipped = [i for i, result in enumerate(results) if result is None]
-            for i in skipped:
-                results[i] = _SKIPPED
+            for i, result in enumerate(results):
+                if result is None:
+                    results[i] = _SKIPPED
         hashed, stored, prevs, times = map(list, zip(*results, strict=True))
+        return self._hashed(hashed, stored, prevs, times)
+
+    def examine_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> ExaminedBlock | None:
+        """``examine_lines`` of every line of a block, without making line objects."""
+        hash_key, prev_key = self.hash_field.encode(), self.prev_field.encode()
+        if _examine_block is None or hash_key in time_keys:
+            return None
+        stored: list[str | None] = []
+        computed: list[str | None] = []
+        prevs: list[str | None] = []
+        times: list[Any] = []
+        skipped: list[int] = []
+        starts: list[bytes] = []
+        position = 0
+        while position < len(data):
+            # a chunk at a time: its objects are freed before the next, so memory is reused
+            hashed, found, found_prevs, found_times, chunk_starts, position = _examine_block(
+                data, position, _BLOCK_CHUNK, hash_key, prev_key, time_keys
+            )
+            (chunk_stored, chunk_computed, chunk_prevs), chunk_times, chunk_skipped = (
+                self._hashed(hashed, found, found_prevs, found_times)
+            )
+            skipped += [len(stored) + i for i in chunk_skipped]
+            stored += chunk_stored
+            computed += chunk_computed
+            prevs += chunk_prevs
+            times += chunk_times
+            starts.append(chunk_starts)
+        end = len(data) + (0 if data.endswith(b"\n") else 1)  # as if it ended in one
+        offsets = memoryview(b"".join([*starts, end.to_bytes(8, sys.byteorder)])).cast("q")
+        return (stored, computed, prevs), times, skipped, offsets
+
+    def _hashed(
+        self, hashed: list[Any], stored: list[Any], prevs: list[Any], times: list[Any]
+    ) -> ExaminedLines:
+        """Hash the cut lines; a None (or placeholder) among them is a line left alone."""
+        skipped: list[int] = []
+        if None in stored:
+            skipped = [i for i, value in enumerate(stored) if value is None]
+            for i in skipped:
+                hashed[i] = b""
         computed: list[str | None]
         if self.key is None:
             computed = list(map(_hexdigest, map(_CONSTRUCTORS[self.algorithm], hashed)))
@@ -264,5 +317,7 @@ class AuditChainRecipe:
 
 
 _SKIPPED = (b"", None, None, None)
+_BLOCK_CHUNK = 1024
+"""Lines examine_block reads per call."""
 _is_str = str.__instancecheck__
 _hexdigest = methodcaller("hexdigest")

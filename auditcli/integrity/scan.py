@@ -14,15 +14,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from itertools import accumulate, repeat
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import orjson
 
 from auditcli.errors import InputError
 from auditcli.integrity.canonical import JsonSyntaxError, parse_json
 from auditcli.integrity.recipe import ChainRecipe, ExaminedMany
+from auditcli.integrity.sources import split_block
 
-__all__ = ["LOOKBACK", "BlockScan", "LineState", "Record", "Run", "scan_lines", "shift"]
+__all__ = [
+    "LOOKBACK",
+    "BlockScan",
+    "LineState",
+    "Record",
+    "Run",
+    "scan_block",
+    "scan_lines",
+    "shift",
+]
 
 BATCH = 64
 """Lines parsed and hashed together on the fast path (small keeps memory in cache)."""
@@ -188,34 +198,97 @@ def scan_lines(
     ``last_cut_short`` says the block's last line is the end of a file that lacks its
     final newline, so a parse error there means the line was cut, not garbled.
     """
-    count = len(lines)
-    stored_of: list[str | None] = [None] * count
-    irregular: list[int] = []  # lines that are not clean: each becomes a full Record
+    stored: list[str | None] = []
+    computed: list[str | None] = []
+    prevs: list[str | None] = []
     times: list[Any] = []
-    prev_stored: str | None = None
-    first_prev: str | None = None
-    first_ok = False
-    for start in range(0, count, BATCH):
-        batch = lines[start : start + BATCH]
-        # 1. hash again, many lines at a time
-        stored, computed, prevs = _examine(batch, recipe, times)
-        # 2. a clean line matches its hash and names the line before as its predecessor
-        expected_prevs = [prev_stored, *stored[:-1]]
-        if computed != stored or prevs != expected_prevs or None in stored:
-            irregular.extend(
-                start + i
-                for i, (s, c, p, e) in enumerate(
-                    zip(stored, computed, prevs, expected_prevs, strict=True)
-                )
-                if s is None or s != c or p != e
+    for start in range(0, len(lines), BATCH):
+        batch_stored, batch_computed, batch_prevs = _examine(
+            lines[start : start + BATCH], recipe, times
+        )
+        stored += batch_stored
+        computed += batch_computed
+        prevs += batch_prevs
+    return _assemble(lines, (stored, computed, prevs), times, recipe, file, last_cut_short)
+
+
+def scan_block(
+    data: bytes, recipe: ChainRecipe, file: str, *, last_cut_short: bool = False
+) -> BlockScan:
+    """``scan_lines`` of the lines of ``data`` (split on newlines), through the recipe's
+    block path when it has one: then lines become objects only where needed."""
+    fast = recipe.examine_block(data, _TIME_KEYS)
+    if fast is None:
+        return scan_lines(split_block(data), recipe, file, last_cut_short=last_cut_short)
+    examined, times, skipped, offsets = fast
+    lines = _BlockLines(data, offsets)
+    for i in skipped:
+        _examine_again(lines[i], i, examined, times, recipe)
+    return _assemble(lines, examined, times, recipe, file, last_cut_short)
+
+
+class _BlockLines(Sequence[bytes]):
+    """The lines of a block, each cut out of it on demand."""
+
+    def __init__(self, data: bytes, offsets: memoryview) -> None:
+        self._data = data
+        self._offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._data[self._offsets[index] : self._offsets[index + 1] - 1]
+
+
+def _examine_again(
+    line: bytes, index: int, examined: ExaminedMany, times: list[Any], recipe: ChainRecipe
+) -> None:
+    """Fill in one line the fast path left alone, through the exact path."""
+    one_times: list[Any] = []
+    (s,), (c,), (p,) = _examine_one_by_one([line], recipe, one_times)
+    examined[0][index], examined[1][index], examined[2][index] = s, c, p
+    times[index] = one_times[0] if one_times else None
+
+
+def _assemble(
+    lines: Sequence[bytes],
+    examined: ExaminedMany,
+    times: list[Any],
+    recipe: ChainRecipe,
+    file: str,
+    last_cut_short: bool,
+) -> BlockScan:
+    """The block's items from every line's stored and computed hash and link."""
+    stored_of, computed, prevs = examined
+    count = len(lines)
+    # a clean line matches its hash and names the line before as its predecessor (the
+    # first line is never clean here: the walk checks its link)
+    expected = [None, *stored_of[:-1]]
+    irregular: list[int] = []  # lines that are not clean: each becomes a full Record
+    if computed != stored_of or prevs != expected or None in stored_of:
+        irregular = [
+            i
+            for i, (s, c, p, e) in enumerate(
+                zip(stored_of, computed, prevs, expected, strict=True)
             )
-        if start == 0:
-            first_prev, first_ok = prevs[0], stored[0] is not None and stored[0] == computed[0]
-        stored_of[start : start + len(batch)] = stored
-        prev_stored = stored[-1]
+            if s is None or s != c or p != e
+        ]
+    first_prev = prevs[0] if count else None
+    first_ok = bool(count) and stored_of[0] is not None and stored_of[0] == computed[0]
     blanks = sum(1 for i in irregular if not lines[i].strip())
 
-    # 3. full records near anything irregular, runs between them
+    # full records near anything irregular, runs between them
     full = _span_edges(count, irregular) if count else []
     plan: list[int | tuple[int, int]] = []  # a record's line index, or a run's range
     i = 0
@@ -315,10 +388,7 @@ def _examine(batch: Sequence[bytes], recipe: ChainRecipe, times: list[Any]) -> E
     if fast is not None:
         examined, batch_times, skipped = fast
         for i in skipped:
-            one_times: list[Any] = []
-            (s,), (c,), (p,) = _examine_one_by_one(batch[i : i + 1], recipe, one_times)
-            examined[0][i], examined[1][i], examined[2][i] = s, c, p
-            batch_times[i] = one_times[0] if one_times else None
+            _examine_again(batch[i], i, examined, batch_times, recipe)
         times.extend(batch_times)
         return examined
     try:

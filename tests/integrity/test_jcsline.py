@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditcli.integrity import AuditChainRecipe, recipe
-from auditcli.integrity.scan import TIME_FIELDS, scan_lines
+from auditcli.integrity.scan import TIME_FIELDS, scan_block, scan_lines
+from auditcli.integrity.sources import split_block
 
 if os.environ.get("AUDITCLI_REQUIRE_NATIVE"):  # CI builds it: its absence is a failure
     from auditcli.integrity import _jcsline as native
@@ -248,6 +249,26 @@ def test_canonical_lines_give_the_bytes_without_the_hash(line: bytes, hashed: by
     assert_sound(line)
 
 
+def test_a_block_is_examined_line_by_line_with_offsets() -> None:
+    lines = [b'{"hash":"h","prev_hash":"p"}', b"", b"not json", b'{"prev_hash":"q","hash":"g"}']
+    for block in (b"\n".join(lines) + b"\n", b"\n".join(lines)):
+        hashed, stored, prevs, _, starts, position = native.examine_block(
+            block, 0, 3, b"hash", b"prev_hash", TIME_KEYS
+        )
+        assert hashed == [b'{"prev_hash":"p"}', None, None]
+        assert stored == ["h", None, None] and prevs == ["p", None, None]
+        assert list(memoryview(starts).cast("q")) == [0, 29, 30] and position == 39
+        rest = native.examine_block(block, position, 3, b"hash", b"prev_hash", TIME_KEYS)
+        assert rest[0] == [b'{"prev_hash":"q"}'] and rest[5] == len(block)
+        (found, computed, _), _, skipped, offsets = AuditChainRecipe().examine_block(
+            block, TIME_KEYS
+        )
+        assert found == ["h", None, None, "g"] and skipped == [1, 2]
+        assert computed[1:3] == [None, None]
+        assert [block[offsets[i] : offsets[i + 1] - 1] for i in range(len(lines))] == lines
+    assert native.examine_block(b"", 0, 9, b"hash", b"prev_hash", TIME_KEYS)[0] == []
+
+
 def test_the_time_is_the_first_time_member_that_is_not_null() -> None:
     line = b'{"hash":"h","prev_hash":"p","time":"2024-01-02","timestamp":null,"ts":17}'
     result = examine(line)
@@ -298,11 +319,20 @@ def test_a_scan_is_the_same_with_and_without_the_fast_path(
         lines[i] = bytes(line)
     if len(lines) > 2 and data.draw(st.booleans()):
         del lines[data.draw(st.integers(0, len(lines) - 1))]
+    if data.draw(st.booleans()):
+        lines.insert(data.draw(st.integers(0, len(lines))), b"")
     fast = scan_lines(lines, chain_recipe, "f")
-    saved = recipe._examine_line
+    block = b"".join(line + b"\n" for line in lines)
+    if data.draw(st.booleans()):  # a file whose last line lacks its newline
+        block = block[:-1]
+    whole = scan_block(block, chain_recipe, "f")
+    saved = recipe._examine_line, recipe._examine_block
     try:
-        recipe._examine_line = None
+        recipe._examine_line = recipe._examine_block = None
         exact = scan_lines(lines, chain_recipe, "f")
+        exact_block = scan_block(block, chain_recipe, "f")
+        exact_split = scan_lines(split_block(block), chain_recipe, "f")
     finally:
-        recipe._examine_line = saved
+        recipe._examine_line, recipe._examine_block = saved
     assert fast == exact
+    assert whole == exact_block == exact_split
