@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,8 +25,11 @@ from auditcli.cli.app import (
     use_color,
 )
 from auditcli.errors import InputError, ProblemFound, UsageError
-from auditcli.integrity import AuditChainRecipe, ChainReport, DigestAlgorithm, NamedStream
+from auditcli.integrity.digests import DigestAlgorithm
 from auditcli.render import OutputFormat
+
+if TYPE_CHECKING:  # the integrity code is imported by the commands that run it
+    from auditcli.integrity import AuditChainRecipe, ChainReport, NamedStream
 
 KeyFileOpt = Annotated[
     Path | None,
@@ -54,6 +57,8 @@ def _recipe(
     seq_field: str,
     genesis: str | None,
 ) -> AuditChainRecipe:
+    from auditcli.integrity import AuditChainRecipe
+
     key = _read_bytes(key_file, "the chain key") if key_file is not None else None
     return AuditChainRecipe(
         algorithm=algorithm,
@@ -110,7 +115,7 @@ def verify_command(
     unanchored: a truncated tail cannot be told from a complete one.
     """
     from auditcli.ingest.sources import expand
-    from auditcli.integrity import verify_chain
+    from auditcli.integrity import NamedStream, verify_chain
 
     recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
     output_format = format_for(fmt, output)
@@ -212,6 +217,7 @@ def seal_command(
 ) -> None:
     """Add seq, prev_hash and hash to every event, so the export can be verified later."""
     from auditcli.ingest.sources import STDIN
+    from auditcli.integrity import NamedStream
     from auditcli.integrity.seal import seal
 
     if checkpoint and sign_key is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import replace
 from datetime import timedelta, tzinfo
 from pathlib import Path
@@ -46,6 +45,8 @@ TIMELINE_ROW_CAP = 200
 
 def read_sensitive_rules(path: Path) -> tuple[SensitiveRule, ...]:
     """A policy file's ``[sensitive]`` table: category = [glob, ...]; it replaces the defaults."""
+    import tomllib
+
     from auditcli.timeline import SensitiveRule
 
     try:

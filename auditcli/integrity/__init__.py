@@ -15,12 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from auditcli.integrity.chain import Anchor, verify_chain, verify_texts
-    from auditcli.integrity.recipe import (
-        SCHEME,
-        AuditChainRecipe,
-        ChainRecipe,
-        DigestAlgorithm,
-    )
+    from auditcli.integrity.digests import DigestAlgorithm
+    from auditcli.integrity.recipe import SCHEME, AuditChainRecipe, ChainRecipe
     from auditcli.integrity.report import ChainReport, Finding, FindingKind
     from auditcli.integrity.seal import SealResult, seal
     from auditcli.integrity.sources import NamedStream
@@ -34,7 +30,7 @@ _HOME = {
     "SCHEME": "recipe",
     "AuditChainRecipe": "recipe",
     "ChainRecipe": "recipe",
-    "DigestAlgorithm": "recipe",
+    "DigestAlgorithm": "digests",
     "ChainReport": "report",
     "Finding": "report",
     "FindingKind": "report",

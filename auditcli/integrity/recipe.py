@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import lru_cache
 from itertools import repeat
 from operator import methodcaller
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 
 from auditcli.errors import InputError, UsageError
 from auditcli.integrity.canonical import canonicalize_many, fast_canonicalize
+from auditcli.integrity.digests import DigestAlgorithm
 
 _examine_line: Callable[..., tuple[bytes, str, str, Any] | None] | None
 _examine_block: Callable[..., tuple[Any, Any, Any, Any, bytes, int]] | None
@@ -108,24 +108,7 @@ class ChainRecipe(Protocol):
         ...
 
 
-class DigestAlgorithm(StrEnum):
-    """Digest functions auditcli-chain/1 allows; keyed mode uses HMAC over the same one."""
-
-    SHA256 = "sha256"
-    SHA512 = "sha512"
-    BLAKE2B = "blake2b"  # BLAKE2b-512
-
-    @property
-    def hex_length(self) -> int:
-        """Number of hex characters in one digest."""
-        return 64 if self is DigestAlgorithm.SHA256 else 128
-
-    def new(self, data: bytes = b"") -> Any:
-        """A fresh hashlib object of this algorithm, fed data."""
-        return _CONSTRUCTORS[self](data)
-
-
-_CONSTRUCTORS: dict[DigestAlgorithm, Callable[[bytes], Any]] = {
+_CONSTRUCTORS: dict[DigestAlgorithm, Callable[..., Any]] = {
     DigestAlgorithm.SHA256: hashlib.sha256,
     DigestAlgorithm.SHA512: hashlib.sha512,
     DigestAlgorithm.BLAKE2B: hashlib.blake2b,
@@ -135,13 +118,13 @@ _CONSTRUCTORS: dict[DigestAlgorithm, Callable[[bytes], Any]] = {
 @lru_cache(maxsize=8)
 def _hmac_pads(algorithm: DigestAlgorithm, key: bytes) -> tuple[Any, Any]:
     """Return hash states after absorbing the RFC 2104 inner and outer padded keys."""
-    inner = algorithm.new()
+    inner = _CONSTRUCTORS[algorithm]()
     block = inner.block_size
     if len(key) > block:
-        key = algorithm.new(key).digest()
+        key = _CONSTRUCTORS[algorithm](key).digest()
     key = key.ljust(block, b"\0")
     inner.update(bytes(b ^ 0x36 for b in key))
-    outer = algorithm.new(bytes(b ^ 0x5C for b in key))
+    outer = _CONSTRUCTORS[algorithm](bytes(b ^ 0x5C for b in key))
     return inner, outer
 
 
@@ -201,7 +184,7 @@ class AuditChainRecipe:
     def digest(self, data: bytes) -> str:
         """Lowercase hex DIGEST(data), or HMAC-DIGEST(key, data) in keyed mode."""
         if self.key is None:
-            return str(self.algorithm.new(data).hexdigest())
+            return str(_CONSTRUCTORS[self.algorithm](data).hexdigest())
         inner, outer = _hmac_pads(self.algorithm, self.key)
         inner = inner.copy()
         inner.update(data)
