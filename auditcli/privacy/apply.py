@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
+
+try:  # the kernels alone: pyarrow.compute builds ~30 ms of wrappers on import
+    from pyarrow._compute import MatchSubstringOptions, call_function
+except ImportError:  # pragma: no cover - a pyarrow that moved its internals
+    from pyarrow.compute import MatchSubstringOptions, call_function
 
 from auditcli.privacy.pseudonyms import Pseudonymizer, actor_kind
 from auditcli.privacy.secrets import (
@@ -153,14 +157,18 @@ class OutputPrivacy:
         assert self.detectors is not None
         if any(detector not in _BUILTIN for detector in self.detectors):
             return [True] * len(values)
-        flags = pc.match_substring_regex(values, SECRET_PRECHECK, ignore_case=True)
+        flags = call_function(
+            "match_substring_regex",
+            [values],
+            MatchSubstringOptions(SECRET_PRECHECK, ignore_case=True),
+        )
         return [bool(flag) for flag in flags.to_pylist()]
 
     def _scalar_column(self, name: str, column: pa.Array) -> pa.Array:
         pseudonymise = self.pseudonymizer is not None and (
             name in TOKEN_COLUMNS or name in FREE_TEXT_COLUMNS or name == "included_because"
         )
-        encoded = pc.dictionary_encode(column)
+        encoded = call_function("dictionary_encode", [column])
         values = encoded.dictionary
         flags = self._may_hold_secrets(values) if self.detectors is not None else None
         if not pseudonymise and not (flags and any(flags)):
@@ -176,7 +184,7 @@ class OutputPrivacy:
             safe.append(text)
         if safe == texts:
             return column
-        return pc.take(pa.array(safe, type=column.type), encoded.indices)
+        return call_function("take", [pa.array(safe, type=column.type), encoded.indices])
 
     def _json_column(self, column: pa.Array, row_lookups: list[Lookup] | None) -> pa.Array:
         flags = self._may_hold_secrets(column) if self.detectors is not None else None
