@@ -272,17 +272,19 @@ def _assemble(
     """The block's items from every line's stored and computed hash and link."""
     stored_of, computed, prevs = examined
     count = len(lines)
-    # a clean line matches its hash and names the line before as its predecessor (the
-    # first line is never clean here: the walk checks its link)
-    expected = [None, *stored_of[:-1]]
-    irregular: list[int] = []  # lines that are not clean: each becomes a full Record
-    if computed != stored_of or prevs != expected or None in stored_of:
-        irregular = [
+    # a clean line matches its hash and names the line before as its predecessor; the
+    # first line is never clean here (the walk checks its link), the others are
+    # compared list against list, and one by one only when the lists differ
+    irregular: list[int] = [0] if count else []  # each becomes a full Record
+    if count > 1 and (
+        computed[1:] != stored_of[1:] or prevs[1:] != stored_of[:-1] or None in stored_of
+    ):
+        irregular += [
             i
             for i, (s, c, p, e) in enumerate(
-                zip(stored_of, computed, prevs, expected, strict=True)
+                zip(stored_of, computed, prevs, [None, *stored_of[:-1]], strict=True)
             )
-            if s is None or s != c or p != e
+            if i and (s is None or s != c or p != e)
         ]
     first_prev = prevs[0] if count else None
     first_ok = bool(count) and stored_of[0] is not None and stored_of[0] == computed[0]
