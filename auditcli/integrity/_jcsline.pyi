@@ -10,5 +10,8 @@ def examine_block(
     hash_key: bytes,
     prev_key: bytes,
     time_keys: tuple[bytes, ...],
+    sha256: bool,
     /,
-) -> tuple[list[bytes | None], list[str | None], list[str | None], list[object], bytes, int]: ...
+) -> tuple[
+    list[bytes | str | None], list[str | None], list[str | None], list[object], bytes, int, bool
+]: ...

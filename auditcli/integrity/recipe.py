@@ -24,7 +24,7 @@ from auditcli.integrity.canonical import canonicalize_many, fast_canonicalize
 from auditcli.integrity.digests import DigestAlgorithm
 
 _examine_line: Callable[..., tuple[bytes, str, str, Any] | None] | None
-_examine_block: Callable[..., tuple[Any, Any, Any, Any, bytes, int]] | None
+_examine_block: Callable[..., tuple[Any, Any, Any, Any, bytes, int, bool]] | None
 try:  # the C fast path; without a compiler at install time the exact path does it all
     from auditcli.integrity._jcsline import examine as _examine_line
     from auditcli.integrity._jcsline import examine_block as _examine_block
@@ -262,14 +262,24 @@ class AuditChainRecipe:
         skipped: list[int] = []
         starts: list[bytes] = []
         position = 0
+        plain_sha256 = self.key is None and self.algorithm is DigestAlgorithm.SHA256
         while position < len(data):
             # a chunk at a time: its objects are freed before the next, so memory is reused
-            hashed, found, found_prevs, found_times, chunk_starts, position = _examine_block(
-                data, position, _BLOCK_CHUNK, hash_key, prev_key, time_keys
+            hashed, found, found_prevs, found_times, chunk_starts, position, digested = (
+                _examine_block(
+                    data, position, _BLOCK_CHUNK, hash_key, prev_key, time_keys, plain_sha256
+                )
             )
-            (chunk_stored, chunk_computed, chunk_prevs), chunk_times, chunk_skipped = (
-                self._hashed(hashed, found, found_prevs, found_times)
-            )
+            if digested:  # the C module hashed the lines itself
+                chunk_stored, chunk_computed, chunk_prevs = found, hashed, found_prevs
+                chunk_times = found_times
+                chunk_skipped = (
+                    [i for i, value in enumerate(found) if value is None] if None in found else []
+                )
+            else:
+                (chunk_stored, chunk_computed, chunk_prevs), chunk_times, chunk_skipped = (
+                    self._hashed(hashed, found, found_prevs, found_times)
+                )
             skipped += [len(stored) + i for i in chunk_skipped]
             stored += chunk_stored
             computed += chunk_computed

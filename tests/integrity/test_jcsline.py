@@ -8,6 +8,7 @@ may refuse anything; it must accept the common canonical lines, or it would not 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -252,21 +253,27 @@ def test_canonical_lines_give_the_bytes_without_the_hash(line: bytes, hashed: by
 def test_a_block_is_examined_line_by_line_with_offsets() -> None:
     lines = [b'{"hash":"h","prev_hash":"p"}', b"", b"not json", b'{"prev_hash":"q","hash":"g"}']
     for block in (b"\n".join(lines) + b"\n", b"\n".join(lines)):
-        hashed, stored, prevs, _, starts, position = native.examine_block(
-            block, 0, 3, b"hash", b"prev_hash", TIME_KEYS
+        hashed, stored, prevs, _, starts, position, digested = native.examine_block(
+            block, 0, 3, b"hash", b"prev_hash", TIME_KEYS, False
         )
+        assert not digested
         assert hashed == [b'{"prev_hash":"p"}', None, None]
         assert stored == ["h", None, None] and prevs == ["p", None, None]
         assert list(memoryview(starts).cast("q")) == [0, 29, 30] and position == 39
-        rest = native.examine_block(block, position, 3, b"hash", b"prev_hash", TIME_KEYS)
+        rest = native.examine_block(block, position, 3, b"hash", b"prev_hash", TIME_KEYS, False)
         assert rest[0] == [b'{"prev_hash":"q"}'] and rest[5] == len(block)
+        # with OpenSSL at hand, the same lines come back hashed
+        digests = native.examine_block(block, 0, 9, b"hash", b"prev_hash", TIME_KEYS, True)
+        if digests[6]:
+            expected = [hashlib.sha256(h).hexdigest() if h else None for h in hashed + rest[0]]
+            assert digests[0] == expected
         (found, computed, _), _, skipped, offsets = AuditChainRecipe().examine_block(
             block, TIME_KEYS
         )
         assert found == ["h", None, None, "g"] and skipped == [1, 2]
         assert computed[1:3] == [None, None]
         assert [block[offsets[i] : offsets[i + 1] - 1] for i in range(len(lines))] == lines
-    assert native.examine_block(b"", 0, 9, b"hash", b"prev_hash", TIME_KEYS)[0] == []
+    assert native.examine_block(b"", 0, 9, b"hash", b"prev_hash", TIME_KEYS, True)[0] == []
 
 
 def test_the_time_is_the_first_time_member_that_is_not_null() -> None:
