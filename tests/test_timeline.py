@@ -483,3 +483,38 @@ def test_render_table_uses_the_given_console() -> None:
     )
     console = Console(file=io.StringIO(), width=120, color_system=None)
     assert render_timeline.write_table(result, console, UTC, collapse=True, max_rows=10) == 1
+
+
+def test_a_narrow_terminal_leaves_out_what_is_shown_elsewhere_not_the_names() -> None:
+    store = store_with(
+        event(
+            id="a",
+            timestamp=at(0),
+            actor="svc-deploy@corp.example",
+            action="iam.role.grant",
+            resource="role/production-admin",
+            outcome="failure",
+        )
+    )
+    result = build(
+        store, TimelineRequest(window_at(T0, timedelta(minutes=1), timedelta(minutes=1)))
+    )
+
+    def header(width: int) -> str:
+        console = Console(file=io.StringIO(), width=width, color_system=None)
+        render_timeline.write_table(result, console, UTC, collapse=True, max_rows=10)
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        return next(line for line in text.splitlines() if line.startswith("time"))
+
+    wide, narrow = header(200).split(), header(80).split()
+    assert wide == list(render_timeline.HEADERS)
+    assert narrow[:4] == ["time", "actor", "action", "resource"] and "markers" in narrow
+    assert "outcome" not in narrow and "offset" not in narrow
+    # columns go in a fixed order, only as far as needed
+    row = ["14:02:11.482", "-00:01:40", "a" * 16, "b" * 16, "c" * 16, "failure", "ip", "", "w"]
+    fit = render_timeline.columns_that_fit
+    assert fit([row], 200) == list(range(9))
+    assert "outcome" not in [render_timeline.HEADERS[i] for i in fit([row], 100)]
+    names = [render_timeline.HEADERS[i] for i in fit([row], 90)]
+    assert names == ["time", "actor", "action", "resource", "ip", "markers", "why"]
+    assert len(fit([row], 40)) == 5  # never fewer than time, names and markers

@@ -158,6 +158,40 @@ def _cells(run: Run, tz: tzinfo, one_day: bool) -> list[str]:
 
 HEADERS = ("time", "offset", "actor", "action", "resource", "outcome", "ip", "markers", "why")
 
+#: Columns a narrow terminal leaves out, first to last: each repeats something shown
+#: anyway (outcome: the ✗ marker and the colour; offset: the time) or matters less.
+NARROW_DROPS = ("outcome", "offset", "why", "ip")
+#: Narrowest a column of names is allowed to get before others are left out.
+_NAME_WIDTH = 16
+_PADDING = 2  # rich puts a space either side of each cell
+
+
+def columns_that_fit(rows: list[list[str]], width: int) -> list[int]:
+    """Indexes of the HEADERS to show on a terminal ``width`` wide.
+
+    Every column is kept if the rows fit at their natural widths (names allowed down
+    to ``_NAME_WIDTH``, markers down to their longest single marker); otherwise the
+    NARROW_DROPS go, one at a time, until they do.
+    """
+
+    def need(index: int) -> int:
+        name = HEADERS[index]
+        cells = [row[index] for row in rows]
+        if name == "markers":
+            longest = max((len(word) for cell in cells for word in cell.split()), default=0)
+        else:
+            longest = max((len(cell) for cell in cells), default=0)
+        if name in ("actor", "action", "resource", "why"):
+            longest = min(longest, _NAME_WIDTH)
+        return max(longest, len(name)) + _PADDING
+
+    shown = list(range(len(HEADERS)))
+    for name in NARROW_DROPS:
+        if sum(need(i) for i in shown) <= width:
+            break
+        shown.remove(HEADERS.index(name))
+    return shown
+
 
 def write_table(
     timeline: Timeline, console: Console, tz: tzinfo, *, collapse: bool, max_rows: int
@@ -176,23 +210,38 @@ def write_table(
     console.print(Text(" " * centre + "▲ centre", style="bold magenta"))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     one_day = _one_day(timeline, tz)
-    for name in HEADERS:
+    chosen: list[Line] = []
+    runs = 0
+    for line in lines(timeline, collapse=collapse):
+        if line.kind == "run":
+            if runs >= max_rows:
+                break
+            runs += 1
+        chosen.append(line)
+    cells = [_cells(line.run, tz, one_day) if line.run is not None else [] for line in chosen]
+    columns = columns_that_fit([row for row in cells if row], console.width)
+    longest_marker = max(
+        (len(word) for row in cells if row for word in row[HEADERS.index("markers")].split()),
+        default=0,
+    )
+    for index in columns:
+        name = HEADERS[index]
         table.add_column(
             _time_header(timeline, tz) if name == "time" else name,
             no_wrap=name in ("time", "offset", "outcome", "ip"),
             overflow="fold",
+            # markers wrap one per line before names get folded
+            max_width=max(longest_marker, len(name)) if name == "markers" else None,
         )
     shown = 0
-    for line in lines(timeline, collapse=collapse):
+    for line, row in zip(chosen, cells, strict=True):
         if line.kind == "group":
             if shown:
                 table.add_section()
             continue
         if line.kind == "gap":
-            table.add_row(Text(line.text, style="dim italic"), *[""] * (len(HEADERS) - 1))
+            table.add_row(Text(line.text, style="dim italic"), *[""] * (len(columns) - 1))
             continue
-        if shown >= max_rows:
-            break
         assert line.run is not None
         markers = line.run.row["markers"]
         style = None
@@ -204,7 +253,7 @@ def write_table(
             style = "yellow"
         elif any(m.startswith(("new-", "first-")) for m in markers):
             style = "magenta"
-        table.add_row(*[Text(c) for c in _cells(line.run, tz, one_day)], style=style)
+        table.add_row(*[Text(row[i]) for i in columns], style=style)
         shown += 1
     runs_total = sum(1 for line in lines(timeline, collapse=collapse) if line.kind == "run")
     table.caption = (
