@@ -408,11 +408,27 @@ name_after(const Text *before, const Text *name)
     return cmp < 0 || (cmp == 0 && a < b);
 }
 
+/* After a container's item: 1 past its closing byte, 0 past a comma, -1 otherwise. */
+static int
+next_item(Cursor *c, unsigned char close)
+{
+    if (c->p >= c->end)
+        return -1;
+    if (*c->p == close) {
+        c->p++;
+        return 1;
+    }
+    if (*c->p != ',')
+        return -1;
+    c->p++;
+    return 0;
+}
+
 static int
 scan_object(Cursor *c, int depth)
 {
     Text name, last = {NULL, NULL, 0};
-    int have_last = 0, type;
+    int have_last = 0, type, step;
     c->p++;
     if (c->p < c->end && *c->p == '}') {
         c->p++;
@@ -430,37 +446,25 @@ scan_object(Cursor *c, int depth)
         c->p++;
         if (scan_value(c, depth + 1, &type, NULL) < 0)
             return -1;
-        if (c->p >= c->end)
-            return -1;
-        if (*c->p == '}') {
-            c->p++;
-            return 0;
-        }
-        if (*c->p != ',')
-            return -1;
-        c->p++;
+        if ((step = next_item(c, '}')) != 0)
+            return step > 0 ? 0 : -1;
     }
 }
 
 static int
 scan_array(Cursor *c, int depth)
 {
-    int type;
+    int type, step;
     c->p++;
     if (c->p < c->end && *c->p == ']') {
         c->p++;
         return 0;
     }
     for (;;) {
-        if (scan_value(c, depth + 1, &type, NULL) < 0 || c->p >= c->end)
+        if (scan_value(c, depth + 1, &type, NULL) < 0)
             return -1;
-        if (*c->p == ']') {
-            c->p++;
-            return 0;
-        }
-        if (*c->p != ',')
-            return -1;
-        c->p++;
+        if ((step = next_item(c, ']')) != 0)
+            return step > 0 ? 0 : -1;
     }
 }
 
@@ -595,7 +599,7 @@ prove_line(Ptr line, Ptr end, const Keys *keys, Found *found)
     Cursor c = {line, end};
     Text name, last = {NULL, NULL, 0}, value;
     Ptr member_start, hash_start = NULL, hash_stop = NULL;
-    int have_last = 0, type;
+    int have_last = 0, type, step;
     Py_ssize_t i, time_rank = PY_SSIZE_T_MAX;
 
     found->prev_text.start = NULL;
@@ -646,15 +650,11 @@ prove_line(Ptr line, Ptr end, const Keys *keys, Found *found)
                 }
             }
         }
-        if (c.p >= c.end)
-            return -1;
-        if (*c.p == '}') {
-            c.p++;
+        if ((step = next_item(&c, '}')) != 0) {
+            if (step < 0)
+                return -1;
             break;
         }
-        if (*c.p != ',')
-            return -1;
-        c.p++;
     }
     if (c.p != c.end || hash_start == NULL || found->prev_text.start == NULL)
         return -1;
