@@ -86,9 +86,12 @@ class _Workers:
             yield from map(scan, tasks)
             return
         if self._pool is None:
-            # fork starts workers at once and is safe while no other thread runs
-            forkable = "fork" in multiprocessing.get_all_start_methods()
-            method = "fork" if forkable and threading.active_count() == 1 else None
+            # fork starts workers at once but is safe only while no other thread runs
+            # (load checks a chain on a helper thread beside DuckDB's): else forkserver
+            methods = multiprocessing.get_all_start_methods()
+            method = "fork" if "fork" in methods and threading.active_count() == 1 else None
+            if method is None and "forkserver" in methods:
+                method = "forkserver"
             context = multiprocessing.get_context(method)
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
         window: deque[Future[BlockScan]] = deque()

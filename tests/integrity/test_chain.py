@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +325,12 @@ def test_blocks_and_worker_processes_give_the_same_findings(
     assert kit.kinds(verify_chain([path], jobs=2)) == expected
     with path.open("rb") as stream:
         assert kit.kinds(verify_chain([NamedStream("s", stream)], jobs=2)) == expected
+    # from a helper thread, as load checks chains: workers are not forked beside it
+    found: list[Any] = []
+    helper = threading.Thread(target=lambda: found.append(verify_chain([path], jobs=2)))
+    helper.start()
+    helper.join()
+    assert [kit.kinds(report) for report in found] == [expected]
 
 
 # --- recipes -----------------------------------------------------------------------------
