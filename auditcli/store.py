@@ -7,6 +7,7 @@ bound parameters.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,23 @@ from auditcli.schema import ALL_DDL, SCHEMA_VERSION
 MEMORY = ":memory:"
 #: DuckDB's buffer pool for database files (it spills beyond it).
 MEMORY_LIMIT = "1GB"
+#: How long a command waits for another process to let go of the database: DuckDB
+#: allows one writer process, and every command writes (its access-log row).
+LOCK_WAIT_SECONDS = 10.0
+
+
+def _connect(where: str, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, tried again while another process holds the file's lock."""
+    deadline = time.monotonic() + lock_wait
+    pause = 0.02
+    while True:
+        try:
+            return duckdb.connect(where, read_only=read_only)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 class Store:
@@ -33,13 +51,19 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | Path = MEMORY, *, read_only: bool = False, must_exist: bool = False
+        cls,
+        path: str | Path = MEMORY,
+        *,
+        read_only: bool = False,
+        must_exist: bool = False,
+        lock_wait: float = LOCK_WAIT_SECONDS,
     ) -> Store:
         """Open the database at ``path``, creating it unless ``read_only`` or ``must_exist``.
 
         ``must_exist`` opens an existing database for writing (commands that read events
         still append to its access log); a missing file is then an error, as with
-        ``read_only``.
+        ``read_only``. While another process holds the database, it tries again for up
+        to ``lock_wait`` seconds, so short commands run one after another can share it.
         """
         where = str(path)
         if where != MEMORY:
@@ -52,12 +76,15 @@ class Store:
             if file.is_dir():
                 raise StoreError(f"{where} is a directory, not a database file")
         try:
-            connection = duckdb.connect(where, read_only=read_only)
+            connection = _connect(where, read_only, lock_wait)
         except duckdb.Error as e:
             reason = str(e).lower()
             hint = None
             if "lock" in reason:
-                hint = "another process (a running `auditcli`?) has it open; try again when it ends"
+                hint = (
+                    f"another process (a running `auditcli`?) still had it open after"
+                    f" {lock_wait:g} s; try again when it ends"
+                )
             elif must_exist and "permission" in reason:
                 hint = "every command records its access in the database: use a writable copy"
             raise StoreError(f"cannot open database {where}: {_first_line(e)}", hint) from e

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from auditcli.errors import InputError, ProblemFound
+from auditcli.errors import InputError, ProblemFound, StoreError
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
 from auditcli.store import Store
@@ -227,3 +230,49 @@ def test_batches_map_alike_whether_the_first_pass_maps_them_whole_or_not() -> No
         "SELECT source_line, reason, raw FROM reject_rows ORDER BY source_line",
     ):
         assert store.fetchall(sql) == expected.fetchall(sql)
+
+
+def _hold_database(path: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """Another process holding the database (DuckDB's lock) for ``seconds``."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print(flush=True);"
+            " time.sleep(float(sys.argv[2]))",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    holder.stdout.readline()  # it has the lock now
+    return holder
+
+
+def test_a_database_held_by_another_process_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "case.duckdb"
+    Store.open(path).close()
+    holder = _hold_database(path, 0.6)
+    try:
+        started = time.monotonic()
+        store = Store.open(path, must_exist=True, lock_wait=20)
+        store.close()
+        assert time.monotonic() - started > 0.2  # it did wait
+    finally:
+        holder.wait()
+
+
+def test_a_database_held_too_long_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "case.duckdb"
+    Store.open(path).close()
+    holder = _hold_database(path, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="cannot open database") as caught:
+            Store.open(path, must_exist=True, lock_wait=0.3)
+        assert time.monotonic() - started < 5
+        assert caught.value.hint is not None and "after 0.3 s" in caught.value.hint
+    finally:
+        holder.kill()
+        holder.wait()
