@@ -113,6 +113,17 @@ def test_other_types_are_left_to_the_row_by_row_writer(column: pa.Array) -> None
     bulk.close()
 
 
-def test_duplicate_names_are_left_to_the_row_by_row_writer() -> None:
-    schema = pa.schema([("x", pa.string()), ("x", pa.string())])
+@pytest.mark.parametrize(
+    "names", [("x", "x"), ("x", "X"), ("x", "_auditcli_json_row")]
+)
+def test_names_duckdb_would_confuse_are_left_to_the_row_by_row_writer(
+    names: tuple[str, str],
+) -> None:
+    schema = pa.schema([(name, pa.string()) for name in names])
     assert not BulkLines(ENGINE, schema).usable
+
+
+def test_a_column_named_row_is_written_as_a_column() -> None:
+    table = pa.table({"row": ["a"], "s": ["b"]})
+    one, bulk = both(table)
+    assert bulk == one == b'{"row":"a","s":"b"}\n'

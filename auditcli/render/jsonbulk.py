@@ -16,6 +16,7 @@ import pyarrow as pa
 __all__ = ["BulkLines"]
 
 _VIEW = "_auditcli_json_batch"
+_ROW = "_auditcli_json_row"  # the row as a struct; a column of that name would shadow it
 
 
 def _quoted(name: str) -> str:
@@ -55,7 +56,8 @@ def _expression(name: str, kind: pa.DataType) -> str | None:
 
 def _select(schema: pa.Schema) -> str | None:
     names = schema.names
-    if len(set(names)) != len(names) or "" in names:
+    lowered = {name.lower() for name in names}  # DuckDB's names ignore case
+    if len(lowered) != len(names) or "" in lowered or _ROW in lowered:
         return None
     parts = []
     for field in schema:
@@ -63,7 +65,7 @@ def _select(schema: pa.Schema) -> str | None:
         if expression is None:
             return None
         parts.append(f"{expression} AS {_quoted(field.name)}")
-    return f"SELECT to_json(row) || chr(10) FROM (SELECT {', '.join(parts)} FROM {_VIEW}) row"
+    return f"SELECT to_json({_ROW}) || chr(10) FROM (SELECT {', '.join(parts)} FROM {_VIEW}) {_ROW}"
 
 
 class BulkLines:
