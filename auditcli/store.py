@@ -28,6 +28,11 @@ MEMORY_LIMIT = "1GB"
 LOCK_WAIT_SECONDS = 10.0
 
 
+def _held_by_another(message: str) -> bool:
+    """True for DuckDB's error when another process holds the file (lower-cased)."""
+    return "could not set lock" in message or "conflicting lock" in message
+
+
 def _connect(where: str, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, tried again while another process holds the file's lock."""
     deadline = time.monotonic() + lock_wait
@@ -36,7 +41,7 @@ def _connect(where: str, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyCo
         try:
             return duckdb.connect(where, read_only=read_only)
         except duckdb.IOException as e:
-            if "lock" not in str(e).lower() or time.monotonic() + pause > deadline:
+            if not _held_by_another(str(e).lower()) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.25)
@@ -80,7 +85,7 @@ class Store:
         except duckdb.Error as e:
             reason = str(e).lower()
             hint = None
-            if "lock" in reason:
+            if _held_by_another(reason):
                 hint = (
                     f"another process (a running `auditcli`?) still had it open after"
                     f" {lock_wait:g} s; try again when it ends"

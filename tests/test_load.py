@@ -276,3 +276,10 @@ def test_a_database_held_too_long_is_one_clear_error(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_only_the_lock_message_reads_as_another_process() -> None:
+    from auditcli.store import _held_by_another
+
+    assert _held_by_another('io error: could not set lock on file "x": conflicting lock is held')
+    assert not _held_by_another("checksum mismatch in block at location 4096")

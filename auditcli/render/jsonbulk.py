@@ -17,6 +17,7 @@ __all__ = ["BulkLines"]
 
 _VIEW = "_auditcli_json_batch"
 _ROW = "_auditcli_json_row"  # the row as a struct; a column of that name would shadow it
+_POSITION = "_auditcli_json_position"  # each row's place in the batch
 
 
 def _quoted(name: str) -> str:
@@ -57,7 +58,7 @@ def _expression(name: str, kind: pa.DataType) -> str | None:
 def _select(schema: pa.Schema) -> str | None:
     names = schema.names
     lowered = {name.lower() for name in names}  # DuckDB's names ignore case
-    if len(lowered) != len(names) or "" in lowered or _ROW in lowered:
+    if len(lowered) != len(names) or "" in lowered or lowered & {_ROW, _POSITION}:
         return None
     parts = []
     for field in schema:
@@ -65,7 +66,9 @@ def _select(schema: pa.Schema) -> str | None:
         if expression is None:
             return None
         parts.append(f"{expression} AS {_quoted(field.name)}")
-    return f"SELECT to_json({_ROW}) || chr(10) FROM (SELECT {', '.join(parts)} FROM {_VIEW}) {_ROW}"
+    rows = f"SELECT {', '.join(parts)} FROM {_VIEW} ORDER BY {_POSITION}"
+    # ordered by position: the store lets DuckDB scan in any order (preserve_insertion_order)
+    return f"SELECT to_json({_ROW}) || chr(10) FROM ({rows}) {_ROW}"
 
 
 class BulkLines:
@@ -83,7 +86,9 @@ class BulkLines:
     def write(self, batch: pa.RecordBatch, out: BinaryIO) -> None:
         """Write every row of ``batch`` as one line."""
         assert self._cursor is not None and self._sql is not None
-        self._cursor.register(_VIEW, pa.Table.from_batches([batch]))
+        positions = pa.array(range(batch.num_rows), pa.int64())
+        table = pa.Table.from_batches([batch]).append_column(_POSITION, positions)
+        self._cursor.register(_VIEW, table)
         try:
             lines = self._cursor.sql(self._sql).to_arrow_table().column(0)
         finally:

@@ -187,7 +187,7 @@ def columns_that_fit(rows: list[list[str]], width: int) -> list[int]:
 
     shown = list(range(len(HEADERS)))
     for name in NARROW_DROPS:
-        if sum(need(i) for i in shown) <= width:
+        if sum(need(i) for i in shown) + len(shown) - 1 <= width:  # and a space between
             break
         shown.remove(HEADERS.index(name))
     return shown
