@@ -132,8 +132,8 @@ def test_a_column_named_row_is_written_as_a_column() -> None:
 def test_rows_keep_their_order_in_a_big_batch_on_a_store_that_lets_duckdb_reorder() -> None:
     engine = duckdb.connect()
     engine.execute("SET preserve_insertion_order = false")
-    engine.execute("SET threads = 2")
-    table = pa.table({"n": pa.array(range(300_000), pa.int64())})
+    engine.execute("SET threads = 4")  # several scan tasks: without an order, often shuffled
+    table = pa.table({"n": pa.array(range(600_000), pa.int64())})
     out = io.BytesIO()
-    jsonout.write_jsonl(table.to_reader(max_chunksize=300_000), out, engine)
-    assert [json.loads(line)["n"] for line in out.getvalue().splitlines()] == list(range(300_000))
+    jsonout.write_jsonl(table.to_reader(max_chunksize=600_000), out, engine)
+    assert [json.loads(line)["n"] for line in out.getvalue().splitlines()] == list(range(600_000))
