@@ -114,7 +114,7 @@ def test_other_types_are_left_to_the_row_by_row_writer(column: pa.Array) -> None
 
 
 @pytest.mark.parametrize(
-    "names", [("x", "x"), ("x", "X"), ("x", "_auditcli_json_row")]
+    "names", [("x", "x"), ("x", "X"), ("x", "_auditcli_json_position")]
 )
 def test_names_duckdb_would_confuse_are_left_to_the_row_by_row_writer(
     names: tuple[str, str],
@@ -123,10 +123,10 @@ def test_names_duckdb_would_confuse_are_left_to_the_row_by_row_writer(
     assert not BulkLines(ENGINE, schema).usable
 
 
-def test_a_column_named_row_is_written_as_a_column() -> None:
-    table = pa.table({"row": ["a"], "s": ["b"]})
+def test_columns_named_like_sql_are_written_as_columns() -> None:
+    table = pa.table({"row": ["a"], "s": ["b"], "it's": [1], '"q"': [2]})
     one, bulk = both(table)
-    assert bulk == one == b'{"row":"a","s":"b"}\n'
+    assert bulk == one == b'{"row":"a","s":"b","it\'s":1,"\\"q\\"":2}\n'
 
 
 def test_rows_keep_their_order_in_a_big_batch_on_a_store_that_lets_duckdb_reorder() -> None:

@@ -16,12 +16,15 @@ import pyarrow as pa
 __all__ = ["BulkLines"]
 
 _VIEW = "_auditcli_json_batch"
-_ROW = "_auditcli_json_row"  # the row as a struct; a column of that name would shadow it
 _POSITION = "_auditcli_json_position"  # each row's place in the batch
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
 
 
 def _plain(kind: pa.DataType) -> bool:
@@ -58,17 +61,18 @@ def _expression(name: str, kind: pa.DataType) -> str | None:
 def _select(schema: pa.Schema) -> str | None:
     names = schema.names
     lowered = {name.lower() for name in names}  # DuckDB's names ignore case
-    if len(lowered) != len(names) or "" in lowered or lowered & {_ROW, _POSITION}:
+    if len(lowered) != len(names) or "" in lowered or _POSITION in lowered:
         return None
-    parts = []
+    members = []
     for field in schema:
         expression = _expression(field.name, field.type)
         if expression is None:
             return None
-        parts.append(f"{expression} AS {_quoted(field.name)}")
-    rows = f"SELECT {', '.join(parts)} FROM {_VIEW} ORDER BY {_POSITION}"
+        members.append(f"{_literal(field.name)}: {expression}")
     # ordered by position: the store lets DuckDB scan in any order (preserve_insertion_order)
-    return f"SELECT to_json({_ROW}) || chr(10) FROM ({rows}) {_ROW}"
+    return (
+        f"SELECT to_json({{{', '.join(members)}}}) || chr(10) FROM {_VIEW} ORDER BY {_POSITION}"
+    )
 
 
 class BulkLines:
