@@ -224,7 +224,7 @@ def build(store: Store, request: TimelineRequest) -> Timeline:
                   s.file_sha256
            FROM event_rows e JOIN tl_rows r ON e.rowid = r.k JOIN sources s USING (source_id)
            WHERE e.ts BETWEEN ? AND ?""",
-        [window.start, window.end],
+        bounds,
     )
     ensure_current_keys(store)
     rows = _rows(store, window, request.sensitive)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import timedelta, tzinfo
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -194,7 +194,6 @@ def timeline_command(
                 replace(result, rows=safe.table(result.rows)),
                 output_format,
                 output,
-                zone_info,
                 not no_collapse,
                 limit,
                 use_color(no_color, os.environ),
@@ -229,7 +228,6 @@ def _write(
     result: Timeline,
     output_format: OutputFormat,
     output: Path | None,
-    tz: tzinfo,
     collapse: bool,
     limit: int | None,
     color: bool,
@@ -242,6 +240,7 @@ def _write(
             return write_rows(rows.to_reader(), output_format, stream, options)
     from auditcli.render import timeline as render_timeline  # rich, for people
 
+    tz = options.tz
     with output_stream(output) as stream:
         match output_format:
             case OutputFormat.TABLE:
