@@ -33,9 +33,14 @@ def as_reference(value: Any) -> Any:
     return value
 
 
+def reference_bytes(value: Any) -> bytes:
+    """JCS(value) by the rfc8785 package alone."""
+    return bytes(rfc8785.dumps(as_reference(value)))
+
+
 def reference_hash(event: dict[str, Any], key: bytes | None = None) -> str:
     """hex(SHA-256(JCS(event))) or HMAC-SHA-256, from the reference packages only."""
-    data = rfc8785.dumps(as_reference(event))
+    data = reference_bytes(event)
     if key is None:
         return hashlib.sha256(data).hexdigest()
     return hmac.new(key, data, hashlib.sha256).hexdigest()

@@ -16,13 +16,13 @@ from typing import Any
 
 import orjson
 import pytest
-import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditcli.integrity import AuditChainRecipe, recipe
 from auditcli.integrity.scan import TIME_FIELDS, scan_block, scan_lines
 from auditcli.integrity.sources import split_block
+from tests.integrity.conftest import reference_bytes
 
 if os.environ.get("AUDITCLI_REQUIRE_NATIVE"):  # CI builds it: its absence is a failure
     from auditcli.integrity import _jcsline as native
@@ -39,21 +39,6 @@ def examine(line: bytes) -> tuple[bytes, str, str, Any] | None:
         line, b"hash", b"prev_hash", TIME_KEYS
     )
     return result
-
-
-def reference_form(value: Any) -> bytes:
-    """RFC 8785 bytes by the reference package, integers beyond 2**53 as doubles."""
-
-    def convert(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {k: convert(v) for k, v in item.items()}
-        if isinstance(item, list):
-            return [convert(v) for v in item]
-        if isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**53:
-            return float(item)
-        return item
-
-    return bytes(rfc8785.dumps(convert(value)))
 
 
 def expected_time(event: dict[str, Any]) -> Any:
@@ -74,7 +59,7 @@ def assert_sound(line: bytes) -> None:
     event = json.loads(line)  # the fast path never accepts what is not JSON
     assert isinstance(event, dict)
     stored = event.pop("hash")
-    assert result[0] == reference_form(event)
+    assert result[0] == reference_bytes(event)
     assert result[1] == stored
     assert result[2] == event["prev_hash"]
     assert result[3] == expected_time(event)
@@ -82,8 +67,8 @@ def assert_sound(line: bytes) -> None:
 
 def canonical_line(event: dict[str, Any], at: int) -> bytes:
     """The event's canonical form with a hash member put at top-level position ``at``."""
-    members = list(json.loads(reference_form(event)).items())  # in canonical order
-    parts = [reference_form(name) + b":" + reference_form(value) for name, value in members]
+    members = list(json.loads(reference_bytes(event)).items())  # in canonical order
+    parts = [reference_bytes(name) + b":" + reference_bytes(value) for name, value in members]
     parts.insert(min(at, len(parts)), b'"hash":"' + HASH.encode() + b'"')
     return b"{" + b",".join(parts) + b"}"
 
@@ -315,7 +300,7 @@ def test_a_scan_is_the_same_with_and_without_the_fast_path(
     lines, prev = [], "0" * 64
     for payload in payloads:
         event = payload | {"prev_hash": prev}
-        event["hash"] = prev = chain_recipe.digest(reference_form(event))
+        event["hash"] = prev = chain_recipe.digest(reference_bytes(event))
         lines.append(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
     # some damage: a changed byte, a dropped line
     if data.draw(st.booleans()):
