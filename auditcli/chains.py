@@ -9,6 +9,7 @@ never ``broken``: only ``auditcli verify`` with the right key can judge it.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -128,13 +129,22 @@ def record(
 
 def stored_texts(store: Store, source_id: int) -> tuple[list[str], list[int]]:
     """A source's records as stored (events and rejects), in file order, with their lines."""
-    rows = store.fetchall(
-        "SELECT raw, source_line FROM (SELECT raw, source_line FROM event_rows WHERE source_id = ? "
-        "UNION ALL SELECT raw, source_line FROM reject_rows WHERE source_id = ?) "
+    events = store.arrow_reader(
+        "SELECT source_line, raw_ref AS raw FROM event_rows WHERE source_id = ? "
         "ORDER BY source_line",
-        [source_id, source_id],
+        [source_id],
+    ).read_all()
+    rejects = store.fetchall(
+        "SELECT source_line, raw FROM reject_rows WHERE source_id = ? ORDER BY source_line",
+        [source_id],
     )
-    return [r[0] for r in rows], [int(r[1]) for r in rows]
+    records = list(
+        heapq.merge(
+            zip(events.column(0).to_pylist(), events.column(1).to_pylist(), strict=True),
+            rejects,
+        )
+    )
+    return [r[1] for r in records], [int(r[0]) for r in records]
 
 
 def verify_stored(

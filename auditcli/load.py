@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -115,10 +116,13 @@ def load(
     first_reject: tuple[str, int, str] | None = None
     with store.transaction():
         staging = _Staging(store)
-        pending: list[SourceResult | _Pending] = [
-            _read_source(store, ref, options, staging, progress, stdin) for ref in refs
-        ]
-        staging.flush()
+        try:
+            pending: list[SourceResult | _Pending] = [
+                _read_source(store, ref, options, staging, progress, stdin) for ref in refs
+            ]
+            staging.flush()
+        finally:
+            staging.close()
         for item in pending:
             result = item if isinstance(item, SourceResult) else _finish(store, item)
             results.append(result)
@@ -317,8 +321,8 @@ def _insert_sql(select: str, condition: str = "TRUE") -> str:
     """Store the good events that ``select`` (a ``mapping_sql``) yields and ``condition`` keeps."""
     columns = ", ".join(MAPPED_COLUMNS)
     return (
-        f"INSERT INTO event_rows (source_id, {columns}, source_line, raw) "
-        f"SELECT source_id, {columns}, source_line, raw FROM ({select}) "
+        f"INSERT INTO event_rows (source_id, {columns}, source_line, raw_ref) "
+        f"SELECT source_id, {columns}, source_line, raw_ref FROM ({select}) "
         f"WHERE reject_reason IS NULL AND {condition}"
     )
 
@@ -359,31 +363,50 @@ class _Staging:
     def __init__(self, store: Store, limit: int = STAGE_BYTES) -> None:
         self.store = store
         self.limit = limit
-        self.groups: dict[str, tuple[_Mapper, list[pa.Table]]] = {}
+        self.groups: dict[str, tuple[_Mapper, list[_Staged]]] = {}
+        self.previous: dict[str, tuple[_Mapper, list[_Staged]]] = {}
+        """The groups staged before ``groups``, mapped once ``groups`` is full."""
         self.staged_bytes = 0
         self.mixed: set[str] = set()
         """Groups a first pass once did not map whole: mapped in one query from then on,
         as the split would parse every further batch twice."""
+        self._texts = ThreadPoolExecutor(1, thread_name_prefix="auditcli-texts")
+        """Stores the original texts (compressed, for a file) while DuckDB maps."""
 
     def add(self, mapper: _Mapper, batch: Batch, source_id: int) -> None:
-        """Stage ``batch`` of source ``source_id``; map everything once enough is staged."""
-        ids = pa.repeat(pa.scalar(source_id, pa.int32()), len(batch))
-        table = pa.table({"source_id": ids, "raw": batch.raw, "doc": batch.doc, "line": batch.line})
-        self.groups.setdefault(mapper.whole, (mapper, []))[1].append(table)
-        self.staged_bytes += table.nbytes
+        """Stage ``batch`` of source ``source_id``; map what was staged before once enough
+        is staged again, so that its texts are stored while DuckDB maps."""
+        refs = self._texts.submit(self.store.texts.append, batch.raw)
+        self.groups.setdefault(mapper.whole, (mapper, []))[1].append((source_id, batch, refs))
+        self.staged_bytes += batch.raw.nbytes + batch.doc.nbytes + batch.line.nbytes
         if self.staged_bytes >= self.limit:
-            self.flush()
+            self._map_groups(self.previous)
+            self.previous, self.groups = self.groups, {}
+            self.staged_bytes = 0
 
     def flush(self) -> None:
         """Map every staged record into event_rows (or reject_rows)."""
-        for key, (mapper, tables) in self.groups.items():
+        self._map_groups(self.previous)
+        self._map_groups(self.groups)
+        self.previous, self.groups = {}, {}
+        self.staged_bytes = 0
+
+    def _map_groups(self, groups: dict[str, tuple[_Mapper, list[_Staged]]]) -> None:
+        for key, (mapper, staged) in groups.items():
             # Many small record batches let DuckDB map them on every core.
             batch = pa.Table.from_batches(
-                [chunk for table in tables for chunk in table.to_batches(max_chunksize=8192)]
+                [
+                    chunk
+                    for source_id, records, refs in staged
+                    for chunk in _table(source_id, records, refs.result()).to_batches(8192)
+                ]
             )
             self._map(key, mapper, batch)
-        self.groups.clear()
-        self.staged_bytes = 0
+            self.store.kept(batch)
+
+    def close(self) -> None:
+        """Wait for the texts being stored (a rollback may then cut them off)."""
+        self._texts.shutdown(wait=True, cancel_futures=True)
 
     def _map(self, key: str, mapper: _Mapper, batch: pa.Table) -> None:
         """Store ``batch``'s good events, then its rejects if some record was not stored."""
@@ -405,6 +428,18 @@ class _Staging:
         """How many rows the insert ``sql`` stored from ``batch``."""
         rows = self.store.query_table("batch", batch, sql, params)
         return int(rows[0][0]) if rows else 0
+
+
+_Staged = tuple[int, Batch, "Future[pa.Array]"]
+"""A staged batch: its source id, its records, and the references of their texts."""
+
+
+def _table(source_id: int, batch: Batch, refs: pa.Array) -> pa.Table:
+    """The columns ``mapping_sql`` reads, for ``batch``."""
+    ids = pa.repeat(pa.scalar(source_id, pa.int32()), len(batch))
+    return pa.table(
+        {"source_id": ids, "raw": batch.raw, "raw_ref": refs, "doc": batch.doc, "line": batch.line}
+    )
 
 
 _DONE = object()

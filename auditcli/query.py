@@ -23,6 +23,8 @@ from auditcli.schema import (
     CHAIN_COLUMN,
     CHAIN_STATE_SQL,
     OUTPUT_COLUMNS,
+    RAW,
+    RAW_REF,
     SELECTABLE,
     chain_joins_sql,
 )
@@ -236,6 +238,10 @@ def parse_sort(text: str | None) -> tuple[tuple[str, bool], ...]:
         descending = part.startswith("-")
         keys.append((part.lstrip("-+"), descending))
     _check_columns([k for k, _ in keys], "--sort")
+    if any(k == RAW for k, _ in keys):
+        raise UsageError(
+            "--sort: cannot sort by raw, the original text", "sort by the columns mapped from it"
+        )
     return tuple(keys) + (("event_id", False),)
 
 
@@ -255,7 +261,9 @@ def select_sql(
     condition, params = where_clause(query.event_filter, ip_matches=ip_matches)
 
     def expression(name: str) -> str:
-        return CHAIN_STATE_SQL if name == CHAIN_COLUMN else f"_row.{name}"
+        if name == CHAIN_COLUMN:
+            return CHAIN_STATE_SQL
+        return f"_row.{RAW_REF if name == RAW else name}"  # Store.arrow_reader reads the text
 
     order = ", ".join(f"{expression(c)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in query.sort)
     chained = CHAIN_COLUMN in query.fields or CHAIN_COLUMN in (c for c, _ in query.sort)

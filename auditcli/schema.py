@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,12 @@ EVENT_COLUMNS: tuple[Column, ...] = (
 )
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
+
+#: The original text is kept outside DuckDB (see ``rawtexts``): the stored events and
+#: the ``events`` view hold ``raw_ref``, a reference to it, and a query that selects
+#: ``raw_ref AS raw`` gets the text in its place from ``Store.arrow_reader``.
+RAW = "raw"
+RAW_REF = "raw_ref"
 
 #: Where the event stands in its source's hash chain, computed per row from the checks
 #: recorded at load (or by ``verify --db``): ``ok`` (its hash and links verify),
@@ -118,13 +124,10 @@ CREATE TABLE IF NOT EXISTS sources (
 
 
 def event_rows_ddl() -> str:
-    """The stored events: canonical columns, with per-source ones replaced by source_id.
-
-    ``raw`` is stored zstd-compressed: about a third of the size of DuckDB's
-    default string compression, and twice as fast to write.
-    """
+    """The stored events: canonical columns, with per-source ones replaced by source_id
+    and ``raw`` by ``raw_ref``, where ``rawtexts`` keeps the original text."""
     cols = [
-        f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name == "raw" else "")
+        f"{RAW_REF} BIGINT" if c.name == RAW else f"{c.name} {c.sql_type}"
         for c in EVENT_COLUMNS
         if c.name not in PER_SOURCE
     ]
@@ -136,9 +139,10 @@ def event_rows_ddl() -> str:
 
 
 def events_view_ddl() -> str:
-    """The ``events`` view: every canonical column, in schema order."""
+    """The ``events`` view: every canonical column in schema order, ``raw_ref`` for ``raw``."""
     cols = ", ".join(
-        f"s.{c.name}" if c.name in PER_SOURCE else f"e.{c.name}" for c in EVENT_COLUMNS
+        f"s.{c.name}" if c.name in PER_SOURCE else f"e.{RAW_REF if c.name == RAW else c.name}"
+        for c in EVENT_COLUMNS
     )
     return (
         f"CREATE OR REPLACE VIEW events AS SELECT {cols} "

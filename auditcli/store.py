@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from auditcli.errors import StoreError
 from auditcli.ingest.adapter import MACROS
-from auditcli.schema import ALL_DDL, SCHEMA_VERSION
+from auditcli.rawtexts import HEADER_SIZE, FileTexts, Texts, new_file_id, texts_path
+from auditcli.schema import ALL_DDL, RAW, SCHEMA_VERSION
 
 MEMORY = ":memory:"
 #: DuckDB's buffer pool for database files (it spills beyond it).
@@ -53,6 +54,31 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self.connection = connection
         self.path = path
+        self._texts: FileTexts | _MemoryTexts | None = None
+
+    @property
+    def texts(self) -> Texts:
+        """Where the events' original texts are kept (see ``rawtexts``)."""
+        return self._opened_texts()
+
+    def _opened_texts(self) -> FileTexts | _MemoryTexts:
+        if self._texts is None:
+            if self.path == MEMORY:
+                self._texts = _MemoryTexts(self.connection)
+            else:
+                meta = dict(
+                    self.fetchall("SELECT key, value FROM meta WHERE key IN ('raw_id', 'raw_end')")
+                )
+                self._texts = FileTexts(
+                    texts_path(self.path), str(meta["raw_id"]), int(meta["raw_end"])
+                )
+        return self._texts
+
+    def kept(self, batch: pa.Table) -> None:
+        """``batch`` (staged records with ``raw`` and ``raw_ref``) was mapped: an in-memory
+        store copies the texts of the events it stored (a file holds every text already)."""
+        if isinstance(self._texts, _MemoryTexts):
+            self._texts.kept(batch)
 
     @classmethod
     def open(
@@ -117,6 +143,12 @@ class Store:
             return  # its version row is written after every table: all are there
         for ddl in ALL_DDL:
             self.execute(ddl)
+        if self.path == MEMORY:
+            self.execute(_MEMORY_TEXTS_DDL)
+        self.execute(
+            "INSERT INTO meta VALUES ('raw_id', ?), ('raw_end', ?) ON CONFLICT DO NOTHING",
+            [new_file_id(), str(HEADER_SIZE)],
+        )
         self.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
             [str(SCHEMA_VERSION)],
@@ -166,11 +198,26 @@ class Store:
     def arrow_reader(
         self, sql: str, params: Sequence[Any] | None = None, batch_rows: int = 8192
     ) -> pa.RecordBatchReader:
-        """Stream a query's result as Arrow record batches."""
+        """Stream a query's result as Arrow record batches.
+
+        A column ``raw`` of references (``raw_ref AS raw``) comes out as the texts.
+        """
+        texts = self._opened_texts()  # before the query: its result holds the connection
         try:
-            return self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
+            reader = self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
             raise StoreError(f"database error: {_first_line(e)}") from e
+        schema = reader.schema
+        at = schema.get_field_index(RAW)
+        if at < 0 or not pa.types.is_integer(schema.field(at).type):
+            return reader
+        with_texts = schema.set(at, pa.field(RAW, pa.string()))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                yield batch.set_column(at, RAW, texts.fetch(batch.column(at)))
+
+        return pa.RecordBatchReader.from_batches(with_texts, batches())
 
     def query_table(
         self, name: str, table: pa.Table, sql: str, params: Sequence[Any] | None = None
@@ -195,18 +242,86 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything inside commits together, or not at all (also on Ctrl-C)."""
+        """Everything inside commits together, or not at all (also on Ctrl-C).
+
+        Texts appended to a texts file are made durable before the rows that refer to
+        them commit, with the file's new end; a rollback cuts them off again.
+        """
         self.execute("BEGIN TRANSACTION")
         try:
             yield
+            texts = self._file_texts()
+            if texts is not None and texts.end != texts.committed_end:
+                texts.sync()
+                self.execute("UPDATE meta SET value = ? WHERE key = 'raw_end'", [str(texts.end)])
+            self.execute("COMMIT")
         except BaseException:
-            self.connection.rollback()
+            with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction
+                self.connection.rollback()
+            texts = self._file_texts()
+            if texts is not None:
+                texts.rollback()
             raise
-        self.execute("COMMIT")
+        if texts is not None:
+            texts.committed()
+
+    def _file_texts(self) -> FileTexts | None:
+        return self._texts if isinstance(self._texts, FileTexts) else None
 
     def close(self) -> None:
-        """Close the connection; safe to call twice."""
+        """Close the connection and the texts file; safe to call twice."""
+        if self._texts is not None:
+            self._texts.close()
         self.connection.close()
+
+
+_MEMORY_TEXTS_DDL = "CREATE TABLE memory_texts (ref BIGINT, raw VARCHAR)"
+
+
+class _MemoryTexts:
+    """The texts of an in-memory store: those of its stored events, in a table.
+
+    A run on paths maps and stores only the events its filter keeps, so only their
+    texts are copied (``kept``), not every line read.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self.next_ref = 0
+        self._reader: duckdb.DuckDBPyConnection | None = None
+
+    def append(self, texts: pa.Array) -> pa.Array:
+        first = self.next_ref
+        self.next_ref += len(texts)
+        return pa.array(range(first, self.next_ref), pa.int64())
+
+    def kept(self, batch: pa.Table) -> None:
+        refs = batch.column("raw_ref")
+        if not len(refs):
+            return
+        low, high = refs[0].as_py(), refs[len(refs) - 1].as_py()
+        self.connection.from_arrow(batch.select(["raw_ref", "raw"])).query(
+            "staged",
+            "INSERT INTO memory_texts SELECT raw_ref, raw FROM staged WHERE raw_ref IN "
+            f"(SELECT raw_ref FROM event_rows WHERE raw_ref BETWEEN {int(low)} AND {int(high)})",
+        )
+
+    def fetch(self, refs: pa.Array) -> pa.Array:
+        # A cursor of its own: the caller may be streaming a result of the main connection.
+        if self._reader is None:
+            self._reader = self.connection.cursor()
+        wanted = pa.table({"at": pa.array(range(len(refs)), pa.int64()), "ref": refs})
+        found = self._reader.from_arrow(wanted).query(
+            "wanted",
+            "SELECT t.raw FROM wanted w LEFT JOIN memory_texts t ON t.ref = w.ref ORDER BY w.at",
+        )
+        assert found is not None
+        return found.to_arrow_table().column(0).combine_chunks().cast(pa.string())
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 def _first_line(error: BaseException) -> str:

@@ -220,7 +220,7 @@ def build(store: Store, request: TimelineRequest) -> Timeline:
     # A table, not a CTE: the planner then knows how few rows are shown.
     store.execute(
         """CREATE OR REPLACE TEMP TABLE tl_shown AS
-           SELECT r.why, e.* EXCLUDE (source_id, raw), s.source_format, s.source_file,
+           SELECT r.why, e.* EXCLUDE (source_id, raw_ref), s.source_format, s.source_file,
                   s.file_sha256
            FROM event_rows e JOIN tl_rows r ON e.rowid = r.k JOIN sources s USING (source_id)
            WHERE e.ts BETWEEN ? AND ?""",

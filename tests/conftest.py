@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from auditcli.cli import app
+from auditcli.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = REPO / "sample_logs"
@@ -46,6 +47,13 @@ def event(**fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return {k: v for k, v in base.items() if v is not ...}
+
+
+def stored_rows(
+    store: Store, sql: str, params: Sequence[Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` as the commands read them: a ``raw_ref AS raw`` column as texts."""
+    return [tuple(row.values()) for row in store.arrow_reader(sql, params).read_all().to_pylist()]
 
 
 def jsonl(events: Sequence[dict[str, Any]]) -> bytes:

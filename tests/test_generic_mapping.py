@@ -260,6 +260,7 @@ def test_the_first_pass_and_the_rest_map_exactly_as_the_whole(with_fallback: boo
         {
             "source_id": pa.array([1] * len(texts), pa.int32()),
             "raw": texts,
+            "raw_ref": pa.array(range(len(texts)), pa.int64()),
             "doc": texts,
             "line": pa.array(range(1, len(texts) + 1), pa.int64()),
         }

@@ -18,7 +18,7 @@ from auditcli.errors import InputError, ProblemFound, StoreError
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
 from auditcli.store import Store
-from tests.conftest import event, jsonl
+from tests.conftest import event, jsonl, stored_rows
 
 WriteLog = Callable[..., Path]
 
@@ -56,7 +56,8 @@ def test_raw_is_the_line_exactly_as_read(write_log: WriteLog) -> None:
     path = write_log("a.jsonl", line + b"\r\n")
     store = Store.open(":memory:")
     _load(store, path)
-    assert store.scalar("SELECT raw FROM events") == line.decode()
+    raw = store.arrow_reader("SELECT raw_ref AS raw FROM events").read_all()
+    assert raw.column(0).to_pylist() == [line.decode()]
 
 
 def test_loading_the_same_file_again_adds_nothing(write_log: WriteLog) -> None:
@@ -220,16 +221,18 @@ def test_batches_map_alike_whether_the_first_pass_maps_them_whole_or_not() -> No
     staging = _Staging(store, limit=1)  # map each batch on its own
     for batch in batches:
         staging.add(mapper, batch, source_id=1)
+    staging.flush()
+    staging.close()
     assert staging.mixed == {mapper.whole}
 
     expected = Store.open(":memory:")
     load(expected, expand(["-"]), stdin=io.BytesIO(content))
-    columns = "event_id, ts, actor, action, outcome, source_line, raw"
+    columns = "event_id, ts, actor, action, outcome, source_line, raw_ref AS raw"
     for sql in (
         f"SELECT {columns} FROM event_rows ORDER BY source_line",
         "SELECT source_line, reason, raw FROM reject_rows ORDER BY source_line",
     ):
-        assert store.fetchall(sql) == expected.fetchall(sql)
+        assert stored_rows(store, sql) == stored_rows(expected, sql)
 
 
 def _hold_database(path: Path, seconds: float) -> subprocess.Popen[bytes]:

@@ -34,7 +34,7 @@ from auditcli.query import (
 )
 from auditcli.schema import CHAIN_STATE_SQL, OUTPUT_COLUMNS
 from auditcli.store import Store
-from tests.conftest import event, jsonl
+from tests.conftest import event, jsonl, stored_rows
 
 INJECTION = "x' OR 1=1 --"
 T0 = datetime(2026, 3, 12, 14, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def selected(
         stored = store.fetchall("SELECT DISTINCT source_ip FROM events")
         ip_matches = matching_addresses((row[0] for row in stored), networks)
     sql, params = select_sql(Query(event_filter=event_filter, fields=fields), ip_matches=ip_matches)
-    return store.fetchall(sql, params)
+    return stored_rows(store, sql, params)
 
 
 def ids(store: Store, event_filter: EventFilter) -> list[str]:
@@ -484,8 +484,9 @@ def assert_prefilter_agrees(data: bytes, event_filter: EventFilter) -> int:
         expected = selected(everything, event_filter, ROW_FIELDS)
         assert selected(prefiltered, event_filter, ROW_FIELDS) == expected
         if not event_filter.ips:
-            stored = prefiltered.fetchall(
-                f"SELECT {', '.join(ROW_FIELDS)} FROM events ORDER BY ts, event_id"
+            columns = ", ".join(ROW_FIELDS[:-1])
+            stored = stored_rows(
+                prefiltered, f"SELECT {columns}, raw_ref AS raw FROM events ORDER BY ts, event_id"
             )
             assert stored == expected
         return kept

@@ -145,13 +145,14 @@ def mapping_sql(
     fallback: JsonAdapter | None = None,
     part: Part = "all",
 ) -> str:
-    """One SELECT mapping every record of ``source`` (columns source_id, raw, doc, line).
+    """One SELECT mapping every record of ``source`` (columns source_id, raw, raw_ref,
+    doc, line).
 
     It yields the canonical columns that adapters fill, plus ``source_id``,
-    ``source_line``, ``raw`` and ``reject_reason`` (NULL for a good event, ``blank`` for an empty
-    line). With ``fallback`` (a fuller adapter), records for which ``adapter``
-    finds no time, actor or action are mapped again by it; this lets a loader
-    use an adapter pruned to the fields a file's first events use.
+    ``source_line``, ``raw``, ``raw_ref`` and ``reject_reason`` (NULL for a good event,
+    ``blank`` for an empty line). With ``fallback`` (a fuller adapter), records for
+    which ``adapter`` finds no time, actor or action are mapped again by it; this lets
+    a loader use an adapter pruned to the fields a file's first events use.
 
     ``part`` splits that work in two. ``"first"`` maps with ``adapter`` alone and
     counts as good events only those it maps completely, leaving the fallback
@@ -186,19 +187,19 @@ def mapping_sql(
     stored = done if part == "first" else good
     return f"""
 WITH parsed AS (
-  SELECT source_id, raw, doc, line,
+  SELECT source_id, raw, raw_ref, doc, line,
          try(json_extract_string({_doc_sql(adapter)}, {_sql_list(paths)})) AS x
   FROM {source}
   WHERE doc <> ''
 ), first_pass AS (
   SELECT
     {first_pass},
-    source_id, line, raw, doc, x IS NULL AS unparsed
+    source_id, line, raw, raw_ref, doc, x IS NULL AS unparsed
   FROM parsed
 ){retry}, mapped AS (
   SELECT
     {selected},
-    source_id, line AS source_line, raw, doc, unparsed
+    source_id, line AS source_line, raw, raw_ref, doc, unparsed
   FROM {"retried" if retry else "first_pass"}{kept}
 )
 SELECT * EXCLUDE (doc, unparsed),

@@ -14,10 +14,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+import pyarrow as pa
+
 from auditcli.errors import StoreError
 from auditcli.privacy.apply import MIN_KNOWN_CHARS
 from auditcli.privacy.pseudonyms import KEY_BYTES, MIN_KEY_BYTES, Pseudonymizer, actor_kind, new_key
 from auditcli.query import EventFilter
+from auditcli.schema import RAW, RAW_REF
 from auditcli.store import Store
 
 META_KEY = "pseudonym_key"
@@ -25,7 +28,7 @@ META_KEY = "pseudonym_key"
 TOKEN = re.compile(r"(?:user|email|ip|phone|agent):[0-9a-f]{16}")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 #: Where tokens of emails, addresses and phones may have come from, beyond the columns.
-_TEXT_COLUMNS = ("actor", "source_ip", "resource", "error", "extra", "raw")
+_TEXT_COLUMNS = ("actor", "source_ip", "resource", "error", "extra", RAW)
 #: A cheap test (DuckDB regex) for text that may hold a value of each kind.
 _MAY_HOLD = {
     "email": "@",
@@ -114,6 +117,9 @@ def reveal(store: Store, key: bytes, token: str) -> str | None:
 
 def _texts(store: Store, pattern: str) -> Iterator[str]:
     for column in _TEXT_COLUMNS:
+        if column == RAW:
+            yield from _matching_raw_texts(store, pattern)
+            continue
         reader = store.arrow_reader(
             f"SELECT DISTINCT {column} FROM events WHERE regexp_matches({column}, ?)", [pattern]
         )
@@ -121,6 +127,18 @@ def _texts(store: Store, pattern: str) -> Iterator[str]:
             for value in batch.column(0).to_pylist():
                 if value:
                     yield value
+
+
+def _matching_raw_texts(store: Store, pattern: str, batch_rows: int = 8192) -> Iterator[str]:
+    """The original texts that ``pattern`` matches: read a batch at a time from where
+    the store keeps them, and searched by DuckDB as the other columns are."""
+    refs = store.arrow_reader(f"SELECT {RAW_REF} FROM events").read_all().column(0)
+    sql = f"SELECT DISTINCT {RAW} FROM texts WHERE regexp_matches({RAW}, ?)"
+    for start in range(0, len(refs), batch_rows):
+        texts = store.texts.fetch(refs.slice(start, batch_rows).combine_chunks())
+        for (value,) in store.query_table("texts", pa.table({RAW: texts}), sql, [pattern]):
+            if value:
+                yield value
 
 
 def has_tokens(event_filter: EventFilter) -> bool:

@@ -39,7 +39,7 @@ def load_records(records: Sequence[dict[str, Any] | str] | bytes, **options: Any
     try:
         load(store, expand(["-"]), LoadOptions(**options), stdin=io.BytesIO(data))
         events = store.arrow_reader(
-            f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY source_line"
+            f"SELECT {', '.join(COLUMNS[:-1])}, raw_ref AS raw FROM events ORDER BY source_line"
         ).read_all()
         rejects = store.fetchall("SELECT source_line, reason FROM rejects ORDER BY source_line")
         stages = store.arrow_reader("SELECT * FROM event_stages ORDER BY source_line").read_all()

@@ -267,7 +267,8 @@ def test_auditcli_parquet_output_loads_back_as_it_went_out(
     result = run("load", "--db", second, export)
     assert result.exit_code == 0, result.stderr
     columns = [c for c in COLUMNS if c not in ("extra", "source_format", "source_line")]
-    wanted = f"SELECT {', '.join(columns)}, extra FROM events ORDER BY event_id"
+    selected = ", ".join("raw_ref AS raw" if c == "raw" else c for c in columns)
+    wanted = f"SELECT {selected}, extra FROM events ORDER BY event_id"
     before, after = (_rows(db, wanted) for db in (first, second))
     assert [row[:-1] for row in after] == [row[:-1] for row in before]
     for old, new in zip(before, after, strict=True):
@@ -284,7 +285,7 @@ def test_auditcli_parquet_output_loads_back_as_it_went_out(
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     store = Store.open(str(db))
     try:
-        return [tuple(row) for row in store.fetchall(sql)]
+        return [tuple(row.values()) for row in store.arrow_reader(sql).read_all().to_pylist()]
     finally:
         store.close()
 

@@ -1,0 +1,261 @@
+"""The events' original texts, kept beside the database: a row holds a reference.
+
+DuckDB reads a column 2048 rows at a time, so the few events a filter picks out of
+millions made it decompress nearly all of ``raw``, by far the largest column; and
+writing ``raw`` was half the cost of a load. So a database ``case.duckdb`` keeps its
+texts in ``case.duckdb.raw``: an append-only file of small LZ4 frames, where each
+stored event's ``raw_ref`` is its frame's offset and its place in the frame. Reading
+one text decompresses one frame of at most ``FRAME_TEXTS`` texts.
+
+The file starts with a magic and an id that the database's ``meta`` also holds, so a
+texts file is never read for the wrong database. The database records how far the
+file is committed (``raw_end``): appends are made durable before the rows that refer
+to them commit, a rolled back load truncates what it appended, and bytes past
+``raw_end`` (an interrupted load) are cut before the next append. This module does
+not lock: the Store that owns it holds DuckDB's lock, so only one process appends.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import struct
+import sys
+from array import array
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import pyarrow as pa
+
+from auditcli.errors import StoreError
+
+__all__ = ["HEADER_SIZE", "FileTexts", "Texts", "new_file_id", "texts_path"]
+
+MAGIC = b"auditcli-raw/1\n\x00"
+HEADER_SIZE = len(MAGIC) + 16
+#: Texts per frame: more compress better, fewer decompress less to read one text.
+FRAME_TEXTS = 16
+_FRAME_HEAD = struct.Struct("<IHH")  # payload bytes, texts, flags
+_LZ4 = 2  # LZ4 block format: zstd compresses ~40% smaller but costs ~15 µs a frame to read
+_INDEX_BITS = 8
+_INDEX_MASK = (1 << _INDEX_BITS) - 1
+_LITTLE_ENDIAN = sys.byteorder == "little"
+#: Bytes read at a frame's offset: most frames fit, so one read gets the whole frame.
+_READ_AHEAD = 4096
+
+
+class Texts(Protocol):
+    """Where a store keeps its events' original texts."""
+
+    def append(self, texts: pa.Array) -> pa.Array:
+        """Keep ``texts`` (non-null strings); their references, as int64."""
+        ...
+
+    def fetch(self, refs: pa.Array) -> pa.Array:
+        """The texts of ``refs`` (int64, nulls allowed), in their order, as strings."""
+        ...
+
+
+def _lengths(stored: memoryview) -> memoryview:
+    """A frame's text lengths (little-endian uint32) as numbers."""
+    if _LITTLE_ENDIAN:
+        return stored.cast("I")
+    swapped = array("I", stored.tobytes())
+    swapped.byteswap()
+    return memoryview(swapped)
+
+
+def texts_path(database: str | Path) -> Path:
+    """The file beside ``database`` that holds its texts."""
+    return Path(f"{database}.raw")
+
+
+def new_file_id() -> str:
+    """A fresh id binding a texts file to its database (hex)."""
+    return os.urandom(16).hex()
+
+
+class FileTexts:
+    """The texts of a database file, in ``texts_path(database)``."""
+
+    def __init__(self, path: Path, file_id: str, end: int) -> None:
+        self.path = path
+        self.file_id = bytes.fromhex(file_id)
+        self.end = end
+        """Bytes in use: the committed end, plus what this process appended since."""
+        self.committed_end = end
+        self._writer: BinaryIO | None = None
+        self._reader: int | None = None
+        """A descriptor for reading, opened on the first fetch."""
+        self._codec = pa.Codec("lz4_raw")
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(self, texts: pa.Array) -> pa.Array:
+        """Write ``texts`` as frames at the end; their references."""
+        if texts.null_count:
+            raise ValueError("an event's original text cannot be null")
+        if not pa.types.is_string(texts.type):
+            texts = texts.cast(pa.string())
+        writer = self._writer or self._open_writer()
+        _, offsets_buffer, data_buffer = texts.buffers()
+        offsets = memoryview(offsets_buffer).cast("i")[texts.offset : texts.offset + len(texts) + 1]
+        lengths = array("I", map(operator.sub, offsets[1:], offsets[:-1]))
+        if not _LITTLE_ENDIAN:
+            lengths.byteswap()
+        data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+        compress, head = self._codec.compress, _FRAME_HEAD.pack
+        frames: list[bytes] = []
+        bases: list[int] = []
+        position = self.end
+        for start in range(0, len(texts), FRAME_TEXTS):
+            count = min(FRAME_TEXTS, len(texts) - start)
+            payload = compress(data[offsets[start] : offsets[start + count]], asbytes=True)
+            frame = b"".join(
+                (head(len(payload), count, _LZ4), lengths[start : start + count].tobytes(), payload)
+            )
+            frames.append(frame)
+            bases.append(position << _INDEX_BITS)
+            position += len(frame)
+        writer.writelines(frames)
+        self.end = position
+        last = len(texts) - FRAME_TEXTS * (len(bases) - 1) if bases else 0
+        refs = [base + i for base in bases[:-1] for i in range(FRAME_TEXTS)]
+        refs.extend(bases[-1] + i for i in range(last)) if bases else None
+        return pa.array(refs, pa.int64())
+
+    def _open_writer(self) -> BinaryIO:
+        if not self.path.exists():
+            if self.end != HEADER_SIZE:
+                raise self._missing()
+            writer = open(self.path, "w+b")  # noqa: SIM115 (kept open for the load)
+            writer.write(MAGIC + self.file_id)
+        else:
+            writer = open(self.path, "r+b")  # noqa: SIM115
+            self._check_header(writer.read(HEADER_SIZE))
+            size = os.fstat(writer.fileno()).st_size
+            if size < self.end:
+                writer.close()
+                raise self._damaged(f"it ends at byte {size}, before {self.end}")
+            writer.truncate(self.end)  # what an interrupted load left
+        writer.seek(self.end)
+        self._writer = writer
+        return writer
+
+    def sync(self) -> None:
+        """Make every append durable: called before the rows that refer to them commit."""
+        if self._writer is not None:
+            self._writer.flush()
+            os.fsync(self._writer.fileno())
+
+    def committed(self) -> None:
+        """The database committed: what was appended is now in use."""
+        self.committed_end = self.end
+
+    def rollback(self) -> None:
+        """The database rolled back: forget (and cut off) what was appended since."""
+        self.end = self.committed_end
+        if self._writer is not None:
+            self._writer.truncate(self.end)
+            self._writer.seek(self.end)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            os.close(self._reader)
+            self._reader = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # -- reading ---------------------------------------------------------------
+
+    def fetch(self, refs: pa.Array) -> pa.Array:
+        """The texts of ``refs``, in their order."""
+        wanted = refs.to_pylist()
+        present = [ref for ref in wanted if ref is not None]
+        if not present:
+            return pa.nulls(len(wanted), pa.string())
+        if self._writer is not None:
+            self._writer.flush()
+        reader = self._opened(min(present) >> _INDEX_BITS, max(present) >> _INDEX_BITS)
+        texts: list[str | None] = []
+        # Only the last frame is kept: a frame's texts are fetched together or not at
+        # all, and keeping thousands of scattered frames alive costs more than it saves.
+        last_offset, data, lengths = -1, b"", memoryview(b"")
+        for ref in wanted:
+            if ref is None:
+                texts.append(None)
+                continue
+            offset = ref >> _INDEX_BITS
+            if offset != last_offset:
+                data, lengths = self._frame(reader, offset)
+                last_offset = offset
+            index = ref & _INDEX_MASK
+            if index >= len(lengths):
+                raise self._damaged(f"no text {index} in the frame at byte {offset}")
+            start = sum(lengths[:index])
+            texts.append(data[start : start + lengths[index]].decode("utf-8"))
+        return pa.array(texts, pa.string())
+
+    def _opened(self, first_offset: int, last_offset: int) -> int:
+        """A descriptor for reading, checked to hold frames from ``first_offset`` to
+        ``last_offset``."""
+        for offset in (first_offset, last_offset):
+            if not HEADER_SIZE <= offset < self.end:
+                raise self._damaged(f"a reference points to byte {offset}, outside it")
+        if self._reader is None:
+            try:
+                reader = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise self._missing() from None
+            except OSError as e:
+                raise StoreError(f"cannot read {self.path}: {e.strerror}") from e
+            try:
+                self._check_header(os.pread(reader, HEADER_SIZE, 0))
+                size = os.fstat(reader).st_size
+                if size < self.end:
+                    raise self._damaged(f"it ends at byte {size}, before {self.end}")
+            except BaseException:
+                os.close(reader)
+                raise
+            self._reader = reader
+        return self._reader
+
+    def _frame(self, reader: int, offset: int) -> tuple[bytes, memoryview]:
+        """The frame at ``offset``: its texts' bytes, and each text's length."""
+        try:
+            head = os.pread(reader, _READ_AHEAD, offset)
+            payload_size, count, flags = _FRAME_HEAD.unpack_from(head)
+            payload_at = _FRAME_HEAD.size + 4 * count
+            size = payload_at + payload_size
+            if flags != _LZ4 or offset + size > self.end:
+                raise ValueError("bad frame head")
+            if len(head) < size:
+                head += os.pread(reader, size - len(head), offset + len(head))
+            frame = memoryview(head)
+            lengths = _lengths(frame[_FRAME_HEAD.size : payload_at])
+            data = self._codec.decompress(frame[payload_at:size], sum(lengths), asbytes=True)
+            return data, lengths
+        except (struct.error, ValueError, TypeError, OSError, pa.ArrowException) as e:
+            raise self._damaged(f"cannot read the frame at byte {offset} ({e})") from e
+
+    # -- errors ----------------------------------------------------------------
+
+    def _check_header(self, header: bytes) -> None:
+        if header[: len(MAGIC)] != MAGIC:
+            raise StoreError(f"{self.path} is not an auditcli texts file")
+        if header[len(MAGIC) : HEADER_SIZE] != self.file_id:
+            raise StoreError(
+                f"{self.path} belongs to another database",
+                "keep each database with the .raw file made beside it",
+            )
+
+    def _missing(self) -> StoreError:
+        return StoreError(
+            f"the events' original texts are missing: no {self.path}",
+            "a database keeps them in FILE.raw beside it: copy or move the two together",
+        )
+
+    def _damaged(self, why: str) -> StoreError:
+        return StoreError(f"{self.path} is damaged: {why}")
+

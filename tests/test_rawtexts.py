@@ -1,0 +1,205 @@
+"""The original texts kept beside a database: exact round trips, and the file's safety."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import Result
+
+from auditcli.errors import StoreError
+from auditcli.ingest.sources import expand
+from auditcli.load import LoadOptions, load
+from auditcli.query import EventFilter
+from auditcli.rawtexts import FRAME_TEXTS, HEADER_SIZE, FileTexts, new_file_id, texts_path
+from auditcli.store import Store
+from tests.conftest import event, jsonl
+
+Run = Callable[..., Result]
+
+_TEXTS = st.lists(
+    st.one_of(st.text(max_size=40), st.text(min_size=1, max_size=8).map(lambda t: t * 1500)),
+    max_size=70,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_TEXTS, min_size=1, max_size=3), st.randoms(use_true_random=False))
+def test_texts_read_back_exactly_in_any_order(
+    tmp_path_factory: pytest.TempPathFactory, appends: list[list[str]], rng: random.Random
+) -> None:
+    path = tmp_path_factory.mktemp("texts") / "db.raw"
+    texts = FileTexts(path, new_file_id(), HEADER_SIZE)
+    kept: list[tuple[int, str]] = []
+    for batch in appends:
+        array = pa.array(batch, pa.string())
+        sliced = array.slice(1) if len(array) > 1 else array  # an offset into its buffers
+        refs = texts.append(sliced).to_pylist()
+        kept.extend(zip(refs, sliced.to_pylist(), strict=True))
+    rng.shuffle(kept)
+    wanted = [ref for ref, _ in kept]
+    wanted.insert(len(wanted) // 2, None)
+    expected: list[str | None] = [text for _, text in kept]
+    expected.insert(len(expected) // 2, None)
+    assert texts.fetch(pa.array(wanted, pa.int64())).to_pylist() == expected
+    texts.close()
+    reopened = FileTexts(path, texts.file_id.hex(), texts.end)
+    assert reopened.fetch(pa.array(wanted, pa.int64())).to_pylist() == expected
+    reopened.close()
+
+
+def test_texts_are_framed_a_few_at_a_time(tmp_path: Path) -> None:
+    texts = FileTexts(tmp_path / "db.raw", new_file_id(), HEADER_SIZE)
+    refs = texts.append(pa.array([f"text {i}" for i in range(3 * FRAME_TEXTS + 1)]))
+    frames = {ref >> 8 for ref in refs.to_pylist()}
+    assert len(frames) == 4
+    texts.close()
+
+
+def _loaded(run: Run, db: Path, log: Path, *extra: str) -> Result:
+    result = run("load", "--db", db, log, *extra)
+    return result
+
+
+def _raws(run: Run, db: Path) -> list[str]:
+    result = run("filter", "--db", db, "--format", "jsonl", "--fields", "raw")
+    assert result.exit_code == 0, result.stderr
+    return [orjson.loads(line)["raw"] for line in result.stdout.split("\n") if line]
+
+
+def test_a_database_keeps_its_texts_beside_it_and_gives_them_back_exactly(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    lines = [
+        orjson.dumps(event(id=f"e{i}", timestamp=f"2026-03-12T14:02:{i:02d}Z", note="é \u2028"))
+        .decode()
+        .replace("é", "\\u00e9")  # escapes kept as written
+        for i in range(40)
+    ]
+    lines[3] = lines[3].replace('":', '": ')  # spacing kept as written
+    log = write_log("a.jsonl", ("\n".join(lines) + "\n").encode())
+    db = tmp_path / "case.duckdb"
+    assert _loaded(run, db, log).exit_code == 0
+    assert texts_path(db).exists()
+    assert _raws(run, db) == lines
+
+
+def test_a_rolled_back_load_leaves_the_texts_as_they_were(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    first = write_log("a.jsonl", [event(id="a1"), event(id="a2")])
+    assert _loaded(run, db, first).exit_code == 0
+    size = texts_path(db).stat().st_size
+    broken = write_log("b.jsonl", jsonl([event(id="b1")]) + b"not json\n")
+    result = _loaded(run, db, broken, "--strict")
+    assert result.exit_code == 1
+    assert texts_path(db).stat().st_size == size
+    assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1", "a2"]
+
+
+def test_what_an_interrupted_load_appended_is_cut_before_the_next(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    assert _loaded(run, db, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+    size = texts_path(db).stat().st_size
+    with texts_path(db).open("ab") as leftover:
+        leftover.write(b"\x07" * 1000)
+    assert _loaded(run, db, write_log("b.jsonl", [event(id="b1")])).exit_code == 0
+    assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1", "b1"]
+    store = Store.open(db, must_exist=True)
+    try:
+        end = int(store.scalar("SELECT value FROM meta WHERE key = 'raw_end'"))
+    finally:
+        store.close()
+    assert size < end == texts_path(db).stat().st_size
+
+
+def test_a_database_without_its_texts_says_so_and_still_answers_without_them(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    assert _loaded(run, db, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+    texts_path(db).unlink()
+    result = run("filter", "--db", db, "--format", "jsonl")
+    assert result.exit_code == 3
+    assert "original texts are missing" in result.stderr
+    assert str(texts_path(db)) in result.stderr
+    assert "Traceback" not in result.stderr
+    shown = run("filter", "--db", db, "--format", "jsonl", "--fields", "event_id,actor")
+    assert shown.exit_code == 0
+    assert orjson.loads(shown.stdout) == {"event_id": "a1", "actor": "alice@corp.example"}
+
+
+def test_the_texts_of_another_database_are_refused(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    log = write_log("a.jsonl", [event(id="a1")])
+    assert _loaded(run, one, log).exit_code == 0
+    assert _loaded(run, two, log).exit_code == 0
+    texts_path(one).write_bytes(texts_path(two).read_bytes())
+    result = run("filter", "--db", one, "--format", "jsonl")
+    assert result.exit_code == 3
+    assert "belongs to another database" in result.stderr
+
+
+def test_a_cut_texts_file_is_reported_as_damaged(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    assert _loaded(run, db, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+    whole = texts_path(db).read_bytes()
+    texts_path(db).write_bytes(whole[:-5])
+    result = run("filter", "--db", db, "--format", "jsonl")
+    assert result.exit_code == 3
+    assert "is damaged" in result.stderr
+
+
+def test_damaged_frames_are_reported_not_misread(tmp_path: Path) -> None:
+    path = tmp_path / "db.raw"
+    texts = FileTexts(path, new_file_id(), HEADER_SIZE)
+    refs = texts.append(pa.array(["one", "two"]))
+    texts.close()
+    data = bytearray(path.read_bytes())
+    data[HEADER_SIZE + 6] ^= 0xFF  # the frame's flags
+    path.write_bytes(bytes(data))
+    reopened = FileTexts(path, texts.file_id.hex(), texts.end)
+    with pytest.raises(StoreError, match="damaged"):
+        reopened.fetch(refs)
+    with pytest.raises(StoreError, match="outside it"):
+        reopened.fetch(pa.array([texts.end << 8], pa.int64()))
+    reopened.close()
+
+
+def test_sorting_by_the_original_text_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    result = run("filter", "--db", tmp_path / "none.duckdb", "--sort", "raw")
+    assert result.exit_code == 2
+    assert "cannot sort by raw" in result.stderr
+
+
+def test_a_run_on_paths_keeps_only_the_texts_of_the_events_it_stored(
+    write_log: Callable[..., Path],
+) -> None:
+    log = write_log("a.jsonl", [event(id=f"e{i}", actor=f"user{i % 4}") for i in range(200)])
+    store = Store.open(":memory:")
+    try:
+        options = LoadOptions(event_filter=EventFilter(actors=("user1",)))
+        load(store, expand([str(log)]), options)
+        assert store.scalar("SELECT count(*) FROM memory_texts") == 50
+        rows = store.arrow_reader(
+            "SELECT event_id, raw_ref AS raw FROM events ORDER BY source_line"
+        ).read_all()
+        for event_id, raw in zip(
+            rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True
+        ):
+            assert orjson.loads(raw)["id"] == event_id
+    finally:
+        store.close()
