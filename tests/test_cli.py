@@ -10,8 +10,9 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import Result
+from typer.testing import CliRunner, Result
 
+from auditcli.cli import app
 from auditcli.cli.app import resolve_format
 from auditcli.render import OutputFormat
 from tests.conftest import REPO, SAMPLE_LOGS, event, jsonl
@@ -387,3 +388,26 @@ def test_table_rows_show_hostile_text_escaped(run: Run, write_log: WriteLog) -> 
     result = run("filter", path, "-f", "table", "--fields", "actor")
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
     assert "\\e]0;pwned\\x07[bold red]eve\\u202e" in result.stdout
+
+
+def test_a_command_parses_helps_and_fails_alike_in_the_one_command_app() -> None:
+    """``main`` builds only the named command; what it prints must not change."""
+    from auditcli.cli import app_for
+
+    runner = CliRunner()
+    names = [info.name for info in app.registered_commands]
+    assert len(names) > 5
+    for name in names:
+        assert name is not None
+        single = app_for([name])
+        assert single is not app
+        assert [info.name for info in single.registered_commands] == [name]
+        for args in ([name, "--help"], [name, "--no-such-option"]):
+            whole, alone = runner.invoke(app, args), runner.invoke(single, args)
+            assert (alone.exit_code, alone.stdout, alone.stderr) == (
+                whole.exit_code,
+                whole.stdout,
+                whole.stderr,
+            )
+    assert app_for(["--help"]) is app
+    assert app_for(["no-such-command"]) is app
