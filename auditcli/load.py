@@ -25,7 +25,7 @@ from auditcli.chains import BackgroundCheck, chain_start, default_recipe, record
 from auditcli.errors import ProblemFound
 from auditcli.firsts import record_first_seen
 from auditcli.ingest import adapter_named, detect, generic
-from auditcli.ingest.adapter import MAPPED_COLUMNS, JsonAdapter, mapping_sql
+from auditcli.ingest.adapter import MACROS, MAPPED_COLUMNS, JsonAdapter, mapping_sql
 from auditcli.ingest.framing import CHUNK_BYTES, Batch, LinePrefilter, frame, json_objects
 from auditcli.ingest.sources import SourceRef, hash_file, open_source
 from auditcli.integrity import verify_texts
@@ -372,6 +372,8 @@ class _Staging:
         as the split would parse every further batch twice."""
         self._texts = ThreadPoolExecutor(1, thread_name_prefix="auditcli-texts")
         """Stores the original texts (compressed, for a file) while DuckDB maps."""
+        for macro in MACROS:  # what the mapping SQL calls
+            store.execute(macro)
 
     def add(self, mapper: _Mapper, batch: Batch, source_id: int) -> None:
         """Stage ``batch`` of source ``source_id``; map what was staged before once enough

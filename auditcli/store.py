@@ -17,7 +17,6 @@ import duckdb
 import pyarrow as pa
 
 from auditcli.errors import StoreError
-from auditcli.ingest.adapter import MACROS
 from auditcli.rawtexts import HEADER_SIZE, FileTexts, Texts, new_file_id, texts_path
 from auditcli.schema import ALL_DDL, RAW, SCHEMA_VERSION
 
@@ -136,8 +135,6 @@ class Store:
         # its file instead of holding the whole load in memory.
         if self.path != MEMORY:
             self.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        for macro in MACROS:
-            self.execute(macro)
         if not create or existing:
             self._check_version()
             return  # its version row is written after every table: all are there

@@ -250,7 +250,7 @@ def test_the_first_pass_and_the_rest_map_exactly_as_the_whole(with_fallback: boo
     import pyarrow as pa
 
     from auditcli.ingest import generic
-    from auditcli.ingest.adapter import mapping_sql
+    from auditcli.ingest.adapter import MACROS, mapping_sql
 
     sample = [orjson.loads(MIXED_RECORDS[0])]
     adapter = generic.pruned_for(sample) if with_fallback else generic.GENERIC
@@ -266,6 +266,8 @@ def test_the_first_pass_and_the_rest_map_exactly_as_the_whole(with_fallback: boo
         }
     )
     store = Store.open(":memory:")
+    for macro in MACROS:
+        store.execute(macro)
 
     def rows(part: Any, good: bool) -> set[tuple[Any, ...]]:
         select = mapping_sql(adapter, fallback=fallback, part=part)

@@ -41,7 +41,7 @@ _PATH_PART = re.compile(r"([A-Za-z0-9_@$:\-]+)((?:\[\d+\])*)")
 _QUOTED_PART = re.compile(r'"([^"]+)"((?:\[\d+\])*)')
 _QUOTED_PARTS = re.compile(r'"[^"]*"(?:\[\d+\])*|[^."]+|"')
 
-#: SQL macros the mapping expressions may call; created on each connection.
+#: SQL macros the mapping expressions may call; the loader creates them on its connection.
 MACROS = (
     # A scalar's text from json_extract_string; NULL for "", objects and arrays. A
     # string that starts with { or [ but is not JSON (an actor "[bot] x") is kept; one
