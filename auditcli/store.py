@@ -105,6 +105,12 @@ class Store:
                 )
             if file.is_dir():
                 raise StoreError(f"{where} is a directory, not a database file")
+            if not file.exists() and texts_path(file).exists():
+                raise StoreError(
+                    f"cannot create database {where}: {texts_path(file)} is there already, "
+                    "with the texts of another database",
+                    "move that database's files elsewhere, or remove the .raw file if it is gone",
+                )
         try:
             connection = _connect(where, read_only, lock_wait)
         except duckdb.Error as e:

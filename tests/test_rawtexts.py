@@ -63,8 +63,7 @@ def test_texts_are_framed_a_few_at_a_time(tmp_path: Path) -> None:
 
 
 def _loaded(run: Run, db: Path, log: Path, *extra: str) -> Result:
-    result = run("load", "--db", db, log, *extra)
-    return result
+    return run("load", "--db", db, log, *extra)
 
 
 def _raws(run: Run, db: Path) -> list[str]:
@@ -203,3 +202,18 @@ def test_a_run_on_paths_keeps_only_the_texts_of_the_events_it_stored(
             assert orjson.loads(raw)["id"] == event_id
     finally:
         store.close()
+
+
+def test_a_new_database_does_not_adopt_a_texts_file_left_beside_it(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    log = write_log("a.jsonl", [event(id="a1")])
+    assert _loaded(run, db, log).exit_code == 0
+    db.unlink()
+    result = _loaded(run, db, log)
+    assert result.exit_code == 3
+    assert "is there already" in result.stderr
+    assert not db.exists()
+    texts_path(db).unlink()
+    assert _loaded(run, db, log).exit_code == 0
