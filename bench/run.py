@@ -13,6 +13,7 @@ command that reproduces it. Peers missing from the machine are reported as such.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import shlex
@@ -27,6 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 AUDITCLI = [sys.executable, "-m", "auditcli"]
+#: Every command runs as an installed auditcli runs: with bytecode caches (pip compiles
+#: what it installs), whatever PYTHONDONTWRITEBYTECODE this shell sets.
+ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,12 @@ def measure(
         with open(stdin or os.devnull, "rb") as source:
             started = time.perf_counter()
             process = subprocess.Popen(
-                command, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd
+                command,
+                stdin=source,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=ENVIRONMENT,
             )
             _, status, usage = os.wait4(process.pid, 0)
             elapsed = time.perf_counter() - started
@@ -144,12 +153,20 @@ def loaded_db(workdir: Path, source: Path) -> Path:
     """A database holding ``source`` (loaded once, then reused)."""
     db = source.with_suffix(".duckdb")
     if db.exists() and not _current_schema(db):
-        db.unlink()  # made by an auditcli with another schema: load again
+        for name in _database_files(db):  # made by an auditcli with another schema
+            Path(name).unlink(missing_ok=True)
     if not db.exists():
+        for name in _database_files(db)[1:]:  # left by an interrupted load
+            Path(name).unlink(missing_ok=True)
         subprocess.run(
             [*AUDITCLI, "load", str(source), "--db", str(db)], check=True, capture_output=True
         )
     return db
+
+
+def _database_files(db: Path) -> list[str]:
+    """The database, its write-ahead log and its texts file."""
+    return [str(db), f"{db}.wal", f"{db}.raw"]
 
 
 def _current_schema(db: Path) -> bool:
@@ -173,6 +190,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     runs = args.runs
     small = prepare(workdir, args.events)
     big = prepare(workdir, args.big)
+    compileall.compile_dir(HERE.parent / "auditcli", quiet=1)  # as an install would
     actor = "user0042@corp.example"
     figures: list[Figure] = []
 
@@ -210,7 +228,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     ours = measure(
         [*AUDITCLI, "load", str(small), "--db", str(db)],
         runs,
-        before=["rm", "-f", str(db), str(db) + ".wal"],
+        before=["rm", "-f", *_database_files(db)],
     )
     bare = measure(
         [sys.executable, "-c", script], runs, before=["rm", "-f", str(workdir / "bare.duckdb")]
@@ -294,7 +312,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     load_big = measure(
         [*AUDITCLI, "load", str(big), "--db", str(big_db)],
         1,
-        before=["rm", "-f", str(big_db), str(big_db) + ".wal"],
+        before=["rm", "-f", *_database_files(big_db)],
     )
     verify_small = measure([*AUDITCLI, "verify", str(small)], 1)
     verify_big = measure([*AUDITCLI, "verify", str(big)], 1)
