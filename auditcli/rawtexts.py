@@ -22,14 +22,20 @@ import os
 import struct
 import sys
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
+try:  # the kernels alone: pyarrow.compute builds ~30 ms of wrappers on import
+    from pyarrow._compute import call_function
+except ImportError:  # pragma: no cover - a pyarrow that moved its internals
+    from pyarrow.compute import call_function
+
 from auditcli.errors import StoreError
 
-__all__ = ["HEADER_SIZE", "FileTexts", "Texts", "new_file_id", "texts_path"]
+__all__ = ["HEADER_SIZE", "FileTexts", "MemoryTexts", "Texts", "new_file_id", "texts_path"]
 
 MAGIC = b"auditcli-raw/1\n\x00"
 HEADER_SIZE = len(MAGIC) + 16
@@ -259,3 +265,41 @@ class FileTexts:
     def _damaged(self, why: str) -> StoreError:
         return StoreError(f"{self.path} is damaged: {why}")
 
+
+class MemoryTexts:
+    """The texts of an in-memory store (a run on paths): only those of the events it
+    stored, as its filter keeps few of the records it reads."""
+
+    def __init__(self) -> None:
+        self.slots = array("q")
+        """Per reference handed out: where its text is in ``held``, or -1."""
+        self.held: list[pa.Array] = []
+        self._joined: pa.Array | None = None
+
+    def append(self, texts: pa.Array) -> pa.Array:
+        first = len(self.slots)
+        self.slots.frombytes(b"\xff" * (8 * len(texts)))  # -1 each
+        return pa.array(range(first, len(self.slots)), pa.int64())
+
+    def keep(self, texts: pa.Array, refs: Sequence[int], stored: Sequence[int]) -> None:
+        """Of ``texts`` (with references ``refs``), keep those whose reference is in
+        ``stored`` (which may hold others)."""
+        position = {ref: index for index, ref in enumerate(refs)}
+        indices = [position[ref] for ref in stored if ref in position]
+        base = sum(len(chunk) for chunk in self.held)
+        for offset, index in enumerate(indices):
+            self.slots[refs[index]] = base + offset
+        self.held.append(call_function("take", [texts, pa.array(indices, pa.int64())]))
+        self._joined = None
+
+    def fetch(self, refs: pa.Array) -> pa.Array:
+        if self._joined is None:
+            self._joined = pa.concat_arrays(self.held) if self.held else pa.array([], pa.string())
+        slots = self.slots
+        wanted = refs.to_pylist()
+        positions = [None if ref is None or slots[ref] < 0 else slots[ref] for ref in wanted]
+        return call_function("take", [self._joined, pa.array(positions, pa.int64())])
+
+    def close(self) -> None:
+        self.held.clear()
+        self._joined = None

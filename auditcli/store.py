@@ -17,7 +17,14 @@ import duckdb
 import pyarrow as pa
 
 from auditcli.errors import StoreError
-from auditcli.rawtexts import HEADER_SIZE, FileTexts, Texts, new_file_id, texts_path
+from auditcli.rawtexts import (
+    HEADER_SIZE,
+    FileTexts,
+    MemoryTexts,
+    Texts,
+    new_file_id,
+    texts_path,
+)
 from auditcli.schema import ALL_DDL, RAW, SCHEMA_VERSION
 
 MEMORY = ":memory:"
@@ -53,17 +60,17 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self.connection = connection
         self.path = path
-        self._texts: FileTexts | _MemoryTexts | None = None
+        self._texts: FileTexts | MemoryTexts | None = None
 
     @property
     def texts(self) -> Texts:
         """Where the events' original texts are kept (see ``rawtexts``)."""
         return self._opened_texts()
 
-    def _opened_texts(self) -> FileTexts | _MemoryTexts:
+    def _opened_texts(self) -> FileTexts | MemoryTexts:
         if self._texts is None:
             if self.path == MEMORY:
-                self._texts = _MemoryTexts(self.connection)
+                self._texts = MemoryTexts()
             else:
                 meta = dict(
                     self.fetchall("SELECT key, value FROM meta WHERE key IN ('raw_id', 'raw_end')")
@@ -75,9 +82,14 @@ class Store:
 
     def kept(self, batch: pa.Table) -> None:
         """``batch`` (staged records with ``raw`` and ``raw_ref``) was mapped: an in-memory
-        store copies the texts of the events it stored (a file holds every text already)."""
-        if isinstance(self._texts, _MemoryTexts):
-            self._texts.kept(batch)
+        store keeps the texts of the events it stored (a file holds every text already)."""
+        if not isinstance(self._texts, MemoryTexts) or not batch.num_rows:
+            return
+        refs = batch.column("raw_ref").to_pylist()
+        stored = self.fetchall(
+            "SELECT raw_ref FROM event_rows WHERE raw_ref BETWEEN ? AND ?", [min(refs), max(refs)]
+        )
+        self._texts.keep(batch.column("raw").combine_chunks(), refs, [row[0] for row in stored])
 
     @classmethod
     def open(
@@ -146,8 +158,6 @@ class Store:
             return  # its version row is written after every table: all are there
         for ddl in ALL_DDL:
             self.execute(ddl)
-        if self.path == MEMORY:
-            self.execute(_MEMORY_TEXTS_DDL)
         self.execute(
             "INSERT INTO meta VALUES ('raw_id', ?), ('raw_end', ?) ON CONFLICT DO NOTHING",
             [new_file_id(), str(HEADER_SIZE)],
@@ -276,55 +286,6 @@ class Store:
         if self._texts is not None:
             self._texts.close()
         self.connection.close()
-
-
-_MEMORY_TEXTS_DDL = "CREATE TABLE memory_texts (ref BIGINT, raw VARCHAR)"
-
-
-class _MemoryTexts:
-    """The texts of an in-memory store: those of its stored events, in a table.
-
-    A run on paths maps and stores only the events its filter keeps, so only their
-    texts are copied (``kept``), not every line read.
-    """
-
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
-        self.connection = connection
-        self.next_ref = 0
-        self._reader: duckdb.DuckDBPyConnection | None = None
-
-    def append(self, texts: pa.Array) -> pa.Array:
-        first = self.next_ref
-        self.next_ref += len(texts)
-        return pa.array(range(first, self.next_ref), pa.int64())
-
-    def kept(self, batch: pa.Table) -> None:
-        refs = batch.column("raw_ref")
-        if not len(refs):
-            return
-        low, high = refs[0].as_py(), refs[len(refs) - 1].as_py()
-        self.connection.from_arrow(batch.select(["raw_ref", "raw"])).query(
-            "staged",
-            "INSERT INTO memory_texts SELECT raw_ref, raw FROM staged WHERE raw_ref IN "
-            f"(SELECT raw_ref FROM event_rows WHERE raw_ref BETWEEN {int(low)} AND {int(high)})",
-        )
-
-    def fetch(self, refs: pa.Array) -> pa.Array:
-        # A cursor of its own: the caller may be streaming a result of the main connection.
-        if self._reader is None:
-            self._reader = self.connection.cursor()
-        wanted = pa.table({"at": pa.array(range(len(refs)), pa.int64()), "ref": refs})
-        found = self._reader.from_arrow(wanted).query(
-            "wanted",
-            "SELECT t.raw FROM wanted w LEFT JOIN memory_texts t ON t.ref = w.ref ORDER BY w.at",
-        )
-        assert found is not None
-        return found.to_arrow_table().column(0).combine_chunks().cast(pa.string())
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
 
 
 def _first_line(error: BaseException) -> str:

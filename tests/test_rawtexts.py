@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,14 @@ from auditcli.errors import StoreError
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
 from auditcli.query import EventFilter
-from auditcli.rawtexts import FRAME_TEXTS, HEADER_SIZE, FileTexts, new_file_id, texts_path
+from auditcli.rawtexts import (
+    FRAME_TEXTS,
+    HEADER_SIZE,
+    FileTexts,
+    MemoryTexts,
+    new_file_id,
+    texts_path,
+)
 from auditcli.store import Store
 from tests.conftest import event, jsonl
 
@@ -192,7 +200,9 @@ def test_a_run_on_paths_keeps_only_the_texts_of_the_events_it_stored(
     try:
         options = LoadOptions(event_filter=EventFilter(actors=("user1",)))
         load(store, expand([str(log)]), options)
-        assert store.scalar("SELECT count(*) FROM memory_texts") == 50
+        held = store.texts
+        assert isinstance(held, MemoryTexts)
+        assert sum(len(chunk) for chunk in held.held) == 50
         rows = store.arrow_reader(
             "SELECT event_id, raw_ref AS raw FROM events ORDER BY source_line"
         ).read_all()
@@ -217,3 +227,35 @@ def test_a_new_database_does_not_adopt_a_texts_file_left_beside_it(
     assert not db.exists()
     texts_path(db).unlink()
     assert _loaded(run, db, log).exit_code == 0
+
+
+def test_an_in_memory_store_gives_each_event_its_own_text_when_groups_interleave() -> None:
+    """Batches of two formats are staged in turn, so each group's references have gaps."""
+    from auditcli.ingest.framing import frame
+    from auditcli.load import _mapper_for, _sample, _Staging
+
+    first = jsonl([event(id=f"a{i}", actor=f"user{i}") for i in range(120)])
+    second = jsonl(
+        [
+            {"id": f"b{i}", "ts": "2026-03-12T15:00:00Z", "username": f"u{i}", "operation": "op"}
+            for i in range(120)
+        ]
+    )
+    store = Store.open(":memory:")
+    try:
+        batches = [list(frame(io.BytesIO(data), chunk_bytes=2048)) for data in (first, second)]
+        assert min(len(b) for b in batches) > 3
+        mappers = [_mapper_for(_sample(b[0]), LoadOptions()) for b in batches]
+        assert mappers[0].whole != mappers[1].whole
+        staging = _Staging(store)
+        for pair in zip(*batches, strict=False):
+            for source_id, (mapper, batch) in enumerate(zip(mappers, pair, strict=True), 1):
+                staging.add(mapper, batch, source_id)
+        staging.flush()
+        staging.close()
+        rows = store.arrow_reader("SELECT event_id, raw_ref AS raw FROM event_rows").read_all()
+        ids, raws = rows.column(0).to_pylist(), rows.column(1).to_pylist()
+        assert len(ids) > 100
+        assert [orjson.loads(raw)["id"] for raw in raws] == ids
+    finally:
+        store.close()
