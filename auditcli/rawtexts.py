@@ -17,7 +17,6 @@ not lock: the Store that owns it holds DuckDB's lock, so only one process append
 
 from __future__ import annotations
 
-import operator
 import os
 import struct
 import sys
@@ -106,29 +105,29 @@ class FileTexts:
         writer = self._writer or self._open_writer()
         _, offsets_buffer, data_buffer = texts.buffers()
         offsets = memoryview(offsets_buffer).cast("i")[texts.offset : texts.offset + len(texts) + 1]
-        lengths = array("I", map(operator.sub, offsets[1:], offsets[:-1]))
+        lengths = memoryview(call_function("binary_length", [texts]).buffers()[1]).cast("B")
         if not _LITTLE_ENDIAN:
-            lengths.byteswap()
+            swapped = array("I", lengths.tobytes())
+            swapped.byteswap()
+            lengths = memoryview(swapped).cast("B")
         data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
         compress, head = self._codec.compress, _FRAME_HEAD.pack
         frames: list[bytes] = []
-        bases: list[int] = []
+        refs = array("q")
         position = self.end
         for start in range(0, len(texts), FRAME_TEXTS):
             count = min(FRAME_TEXTS, len(texts) - start)
             payload = compress(data[offsets[start] : offsets[start + count]], asbytes=True)
             frame = b"".join(
-                (head(len(payload), count, _LZ4), lengths[start : start + count].tobytes(), payload)
+                (head(len(payload), count, _LZ4), lengths[4 * start : 4 * (start + count)], payload)
             )
             frames.append(frame)
-            bases.append(position << _INDEX_BITS)
+            first_ref = position << _INDEX_BITS
+            refs.extend(range(first_ref, first_ref + count))
             position += len(frame)
         writer.writelines(frames)
         self.end = position
-        last = len(texts) - FRAME_TEXTS * (len(bases) - 1) if bases else 0
-        refs = [base + i for base in bases[:-1] for i in range(FRAME_TEXTS)]
-        refs.extend(bases[-1] + i for i in range(last)) if bases else None
-        return pa.array(refs, pa.int64())
+        return pa.Array.from_buffers(pa.int64(), len(refs), [None, pa.py_buffer(refs)])
 
     def _open_writer(self) -> BinaryIO:
         if not self.path.exists():
