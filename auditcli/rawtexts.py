@@ -1,9 +1,9 @@
 """The events' original texts, kept beside the database: a row holds a reference.
 
-DuckDB reads a column 2048 rows at a time, so the few events a filter picks out of
-millions made it decompress nearly all of ``raw``, by far the largest column; and
-writing ``raw`` was half the cost of a load. So a database ``case.duckdb`` keeps its
-texts in ``case.duckdb.raw``: an append-only file of small LZ4 frames, where each
+DuckDB reads a column 2048 rows at a time, so for the few events a filter picks out
+of millions it would decompress nearly all of ``raw``, by far the largest column; and
+writing ``raw`` would be half the cost of a load. So a database ``case.duckdb`` keeps
+its texts in ``case.duckdb.raw``: an append-only file of small LZ4 frames, where each
 stored event's ``raw_ref`` is its frame's offset and its place in the frame. Reading
 one text decompresses one frame of at most ``FRAME_TEXTS`` texts.
 
