@@ -21,7 +21,7 @@ import os
 import struct
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -45,6 +45,7 @@ _LZ4 = 2  # LZ4 block format: zstd compresses ~40% smaller but costs ~15 µs a f
 _INDEX_BITS = 8
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
 _LITTLE_ENDIAN = sys.byteorder == "little"
+_PREAD: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)
 #: Bytes read at a frame's offset: most frames fit, so one read gets the whole frame.
 _READ_AHEAD = 4096
 
@@ -68,6 +69,15 @@ def _lengths(stored: memoryview) -> memoryview:
     swapped = array("I", stored.tobytes())
     swapped.byteswap()
     return memoryview(swapped)
+
+
+def _read_at(descriptor: int, size: int, offset: int) -> bytes:
+    """Up to ``size`` bytes at ``offset``: one ``pread``, or a seek and a read where
+    there is none (Windows); only one thread reads a descriptor."""
+    if _PREAD is not None:
+        return _PREAD(descriptor, size, offset)
+    os.lseek(descriptor, offset, os.SEEK_SET)
+    return os.read(descriptor, size)
 
 
 def texts_path(database: str | Path) -> Path:
@@ -210,13 +220,13 @@ class FileTexts:
                 raise self._damaged(f"a reference points to byte {offset}, outside it")
         if self._reader is None:
             try:
-                reader = os.open(self.path, os.O_RDONLY)
+                reader = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             except FileNotFoundError:
                 raise self._missing() from None
             except OSError as e:
                 raise StoreError(f"cannot read {self.path}: {e.strerror}") from e
             try:
-                self._check_header(os.pread(reader, HEADER_SIZE, 0))
+                self._check_header(_read_at(reader, HEADER_SIZE, 0))
                 size = os.fstat(reader).st_size
                 if size < self.end:
                     raise self._damaged(f"it ends at byte {size}, before {self.end}")
@@ -229,14 +239,14 @@ class FileTexts:
     def _frame(self, reader: int, offset: int) -> tuple[bytes, memoryview]:
         """The frame at ``offset``: its texts' bytes, and each text's length."""
         try:
-            head = os.pread(reader, _READ_AHEAD, offset)
+            head = _read_at(reader, _READ_AHEAD, offset)
             payload_size, count, flags = _FRAME_HEAD.unpack_from(head)
             payload_at = _FRAME_HEAD.size + 4 * count
             size = payload_at + payload_size
             if flags != _LZ4 or offset + size > self.end:
                 raise ValueError("bad frame head")
             if len(head) < size:
-                head += os.pread(reader, size - len(head), offset + len(head))
+                head += _read_at(reader, size - len(head), offset + len(head))
             frame = memoryview(head)
             lengths = _lengths(frame[_FRAME_HEAD.size : payload_at])
             data = self._codec.decompress(frame[payload_at:size], sum(lengths), asbytes=True)

@@ -259,3 +259,18 @@ def test_an_in_memory_store_gives_each_event_its_own_text_when_groups_interleave
         assert [orjson.loads(raw)["id"] for raw in raws] == ids
     finally:
         store.close()
+
+
+def test_texts_read_back_where_there_is_no_pread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auditcli.rawtexts as rawtexts
+
+    texts = FileTexts(tmp_path / "db.raw", new_file_id(), HEADER_SIZE)
+    wanted = [f"text {i} " * i for i in range(40)]
+    refs = texts.append(pa.array(wanted))
+    texts.close()
+    monkeypatch.setattr(rawtexts, "_PREAD", None)
+    reopened = FileTexts(tmp_path / "db.raw", texts.file_id.hex(), texts.end)
+    assert reopened.fetch(refs).to_pylist() == wanted
+    reopened.close()
