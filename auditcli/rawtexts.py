@@ -62,13 +62,14 @@ class Texts(Protocol):
         ...
 
 
-def _lengths(stored: memoryview) -> memoryview:
-    """A frame's text lengths (little-endian uint32) as numbers."""
+def _little_endian(numbers: memoryview) -> memoryview:
+    """uint32 bytes as stored (little-endian) from native order, or back: the same
+    swap either way, and none on a little-endian machine."""
     if _LITTLE_ENDIAN:
-        return stored.cast("I")
-    swapped = array("I", stored.tobytes())
+        return numbers
+    swapped = array("I", numbers.tobytes())
     swapped.byteswap()
-    return memoryview(swapped)
+    return memoryview(swapped).cast("B")
 
 
 def _read_at(descriptor: int, size: int, offset: int) -> bytes:
@@ -115,11 +116,8 @@ class FileTexts:
         writer = self._writer or self._open_writer()
         _, offsets_buffer, data_buffer = texts.buffers()
         offsets = memoryview(offsets_buffer).cast("i")[texts.offset : texts.offset + len(texts) + 1]
-        lengths = memoryview(call_function("binary_length", [texts]).buffers()[1]).cast("B")
-        if not _LITTLE_ENDIAN:
-            swapped = array("I", lengths.tobytes())
-            swapped.byteswap()
-            lengths = memoryview(swapped).cast("B")
+        native = call_function("binary_length", [texts]).buffers()[1]
+        lengths = _little_endian(memoryview(native).cast("B"))
         data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
         compress, head = self._codec.compress, _FRAME_HEAD.pack
         frames: list[bytes] = []
@@ -143,10 +141,10 @@ class FileTexts:
         if not self.path.exists():
             if self.end != HEADER_SIZE:
                 raise self._missing()
-            writer = open(self.path, "w+b")  # noqa: SIM115 (kept open for the load)
+            writer = open(self.path, "w+b")  # kept open for the load
             writer.write(MAGIC + self.file_id)
         else:
-            writer = open(self.path, "r+b")  # noqa: SIM115
+            writer = open(self.path, "r+b")
             self._check_header(writer.read(HEADER_SIZE))
             size = os.fstat(writer.fileno()).st_size
             if size < self.end:
@@ -248,7 +246,7 @@ class FileTexts:
             if len(head) < size:
                 head += _read_at(reader, size - len(head), offset + len(head))
             frame = memoryview(head)
-            lengths = _lengths(frame[_FRAME_HEAD.size : payload_at])
+            lengths = _little_endian(frame[_FRAME_HEAD.size : payload_at]).cast("I")
             data = self._codec.decompress(frame[payload_at:size], sum(lengths), asbytes=True)
             return data, lengths
         except (struct.error, ValueError, TypeError, OSError, pa.ArrowException) as e:

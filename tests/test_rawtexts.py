@@ -261,16 +261,25 @@ def test_an_in_memory_store_gives_each_event_its_own_text_when_groups_interleave
         store.close()
 
 
-def test_texts_read_back_where_there_is_no_pread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("platform", ["no pread", "big-endian"])
+def test_texts_read_back_on_other_platforms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str
 ) -> None:
+    """Without os.pread (Windows); with the lengths swapped as a big-endian machine
+    swaps them on the way in and out."""
     import auditcli.rawtexts as rawtexts
 
+    if platform == "big-endian":
+        monkeypatch.setattr(rawtexts, "_LITTLE_ENDIAN", False)
     texts = FileTexts(tmp_path / "db.raw", new_file_id(), HEADER_SIZE)
     wanted = [f"text {i} " * i for i in range(40)]
     refs = texts.append(pa.array(wanted))
     texts.close()
-    monkeypatch.setattr(rawtexts, "_PREAD", None)
+    if platform == "no pread":
+        monkeypatch.setattr(rawtexts, "_PREAD", None)
+    else:  # the swap ran: on this little-endian host it stores the lengths reversed
+        second_length = (tmp_path / "db.raw").read_bytes()[HEADER_SIZE + 12 : HEADER_SIZE + 16]
+        assert second_length == len("text 1 ").to_bytes(4, "big")
     reopened = FileTexts(tmp_path / "db.raw", texts.file_id.hex(), texts.end)
     assert reopened.fetch(refs).to_pylist() == wanted
     reopened.close()
