@@ -207,7 +207,10 @@ class FileTexts:
             if index >= len(lengths):
                 raise self._damaged(f"no text {index} in the frame at byte {offset}")
             start = sum(lengths[:index])
-            texts.append(data[start : start + lengths[index]].decode("utf-8"))
+            try:
+                texts.append(data[start : start + lengths[index]].decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise self._damaged(f"text {index} of the frame at byte {offset}: {e}") from e
         return pa.array(texts, pa.string())
 
     def _opened(self, first_offset: int, last_offset: int) -> int:

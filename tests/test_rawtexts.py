@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,6 +185,20 @@ def test_damaged_frames_are_reported_not_misread(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="outside it"):
         reopened.fetch(pa.array([texts.end << 8], pa.int64()))
     reopened.close()
+
+
+def test_a_frame_that_is_not_utf8_is_reported_as_damaged(tmp_path: Path) -> None:
+    from auditcli.rawtexts import MAGIC
+
+    file_id = new_file_id()
+    payload = pa.Codec("lz4_raw").compress(b"\xff\xfe", asbytes=True)
+    frame = struct.pack("<IHHI", len(payload), 1, 2, 2) + payload
+    path = tmp_path / "db.raw"
+    path.write_bytes(MAGIC + bytes.fromhex(file_id) + frame)
+    texts = FileTexts(path, file_id, HEADER_SIZE + len(frame))
+    with pytest.raises(StoreError, match="damaged.*text 0"):
+        texts.fetch(pa.array([HEADER_SIZE << 8], pa.int64()))
+    texts.close()
 
 
 def test_sorting_by_the_original_text_is_a_usage_error(run: Run, tmp_path: Path) -> None:
