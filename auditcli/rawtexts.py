@@ -22,6 +22,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -113,7 +114,10 @@ class FileTexts:
             raise ValueError("an event's original text cannot be null")
         if not pa.types.is_string(texts.type):
             texts = texts.cast(pa.string())
-        writer = self._writer or self._open_writer()
+        try:
+            writer = self._writer or self._open_writer()
+        except OSError as e:
+            raise self._unwritable(e) from e
         _, offsets_buffer, data_buffer = texts.buffers()
         offsets = memoryview(offsets_buffer).cast("i")[texts.offset : texts.offset + len(texts) + 1]
         native = call_function("binary_length", [texts]).buffers()[1]
@@ -133,7 +137,10 @@ class FileTexts:
             first_ref = position << _INDEX_BITS
             refs.extend(range(first_ref, first_ref + count))
             position += len(frame)
-        writer.writelines(frames)
+        try:
+            writer.writelines(frames)
+        except OSError as e:
+            raise self._unwritable(e) from e
         self.end = position
         return pa.Array.from_buffers(pa.int64(), len(refs), [None, pa.py_buffer(refs)])
 
@@ -158,8 +165,11 @@ class FileTexts:
     def sync(self) -> None:
         """Make every append durable: called before the rows that refer to them commit."""
         if self._writer is not None:
-            self._writer.flush()
-            os.fsync(self._writer.fileno())
+            try:
+                self._writer.flush()
+                os.fsync(self._writer.fileno())
+            except OSError as e:
+                raise self._unwritable(e) from e
 
     def committed(self) -> None:
         """The database committed: what was appended is now in use."""
@@ -169,16 +179,20 @@ class FileTexts:
         """The database rolled back: forget (and cut off) what was appended since."""
         self.end = self.committed_end
         if self._writer is not None:
-            self._writer.truncate(self.end)
-            self._writer.seek(self.end)
+            writer, self._writer = self._writer, None
+            with suppress(OSError):  # what is left is cut before the next append
+                writer.truncate(self.end)
+            with suppress(OSError):
+                writer.close()
 
     def close(self) -> None:
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            with suppress(OSError):  # unsynced appends are uncommitted: nothing is lost
+                writer.close()
 
     # -- reading ---------------------------------------------------------------
 
@@ -271,6 +285,9 @@ class FileTexts:
             f"the events' original texts are missing: no {self.path}",
             "a database keeps them in FILE.raw beside it: copy or move the two together",
         )
+
+    def _unwritable(self, error: OSError) -> StoreError:
+        return StoreError(f"cannot write {self.path}: {error.strerror or error}")
 
     def _damaged(self, why: str) -> StoreError:
         return StoreError(f"{self.path} is damaged: {why}")

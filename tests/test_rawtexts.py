@@ -298,3 +298,19 @@ def test_texts_read_back_on_other_platforms(
     reopened = FileTexts(tmp_path / "db.raw", texts.file_id.hex(), texts.end)
     assert reopened.fetch(refs).to_pylist() == wanted
     reopened.close()
+
+
+def test_a_texts_file_that_cannot_be_written_fails_the_load_in_one_line(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    assert _loaded(run, db, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+    texts_path(db).unlink()
+    texts_path(db).mkdir()  # anything that cannot be opened for writing
+    result = _loaded(run, db, write_log("b.jsonl", [event(id="b1")]))
+    assert result.exit_code == 3
+    assert f"cannot write {texts_path(db)}" in result.stderr
+    assert "Traceback" not in result.stderr
+    texts_path(db).rmdir()
+    shown = run("filter", "--db", db, "--format", "jsonl", "--fields", "event_id")
+    assert shown.stdout.split() == ['{"event_id":"a1"}']  # the failed load left nothing
