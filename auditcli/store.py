@@ -156,6 +156,8 @@ class Store:
         if not create or existing:
             self._check_version()
             return  # its version row is written after every table: all are there
+        if self._stored_version() is not None:
+            self._check_version()  # before any DDL touches an older database
         for ddl in ALL_DDL:
             self.execute(ddl)
         self.execute(
@@ -167,6 +169,16 @@ class Store:
             [str(SCHEMA_VERSION)],
         )
         self._check_version()
+
+    def _stored_version(self) -> str | None:
+        """The database's schema version, or None when it has none (yet)."""
+        try:
+            rows = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+        except duckdb.Error:
+            return None
+        return str(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from typer.testing import Result
 
 from auditcli.errors import InputError, ProblemFound, StoreError
 from auditcli.ingest.sources import expand
@@ -286,3 +287,27 @@ def test_only_the_lock_message_reads_as_another_process() -> None:
 
     assert _held_by_another('io error: could not set lock on file "x": conflicting lock is held')
     assert not _held_by_another("checksum mismatch in block at location 4096")
+
+
+def test_an_older_database_is_refused_by_its_version_and_left_as_it_was(
+    run: Callable[..., Result], write_log: WriteLog, tmp_path: Path
+) -> None:
+    import duckdb
+
+    from auditcli.schema import SCHEMA_VERSION
+
+    db = tmp_path / "old.duckdb"
+    connection = duckdb.connect(str(db))
+    connection.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    connection.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    connection.execute("CREATE TABLE event_rows (source_id INTEGER, raw VARCHAR)")
+    connection.close()
+    log = write_log("a.jsonl", [event()])
+    for args in (("load", log, "--db", db), ("filter", "--db", db)):
+        result = run(*args)
+        assert result.exit_code == 3, result.stderr
+        assert f"has schema version 3, this auditcli uses {SCHEMA_VERSION}" in result.stderr
+    connection = duckdb.connect(str(db), read_only=True)
+    tables = connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+    connection.close()
+    assert tables == [("event_rows",), ("meta",)]
