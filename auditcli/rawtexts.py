@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import zlib
 from array import array
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -41,7 +42,7 @@ MAGIC = b"auditcli-raw/1\n\x00"
 HEADER_SIZE = len(MAGIC) + 16
 #: Texts per frame: more compress better, fewer decompress less to read one text.
 FRAME_TEXTS = 16
-_FRAME_HEAD = struct.Struct("<IHH")  # payload bytes, texts, flags
+_FRAME_HEAD = struct.Struct("<IHHI")  # payload bytes, texts, flags, CRC-32 of lengths+payload
 _LZ4 = 2  # LZ4 block format: zstd compresses ~40% smaller but costs ~15 µs a frame to read
 _INDEX_BITS = 8
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
@@ -102,6 +103,8 @@ class FileTexts:
         """Bytes in use: the committed end, plus what this process appended since."""
         self.committed_end = end
         self._writer: BinaryIO | None = None
+        self._created = False
+        """This process created the file: its name is made durable at the first sync."""
         self._reader: int | None = None
         """A descriptor for reading, opened on the first fetch."""
         self._codec = pa.Codec("lz4_raw")
@@ -130,9 +133,9 @@ class FileTexts:
         for start in range(0, len(texts), FRAME_TEXTS):
             count = min(FRAME_TEXTS, len(texts) - start)
             payload = compress(data[offsets[start] : offsets[start + count]], asbytes=True)
-            frame = b"".join(
-                (head(len(payload), count, _LZ4), lengths[4 * start : 4 * (start + count)], payload)
-            )
+            stored_lengths = lengths[4 * start : 4 * (start + count)]
+            check = zlib.crc32(payload, zlib.crc32(stored_lengths))
+            frame = b"".join((head(len(payload), count, _LZ4, check), stored_lengths, payload))
             frames.append(frame)
             first_ref = position << _INDEX_BITS
             refs.extend(range(first_ref, first_ref + count))
@@ -145,22 +148,66 @@ class FileTexts:
         return pa.Array.from_buffers(pa.int64(), len(refs), [None, pa.py_buffer(refs)])
 
     def _open_writer(self) -> BinaryIO:
-        if not self.path.exists():
-            if self.end != HEADER_SIZE:
-                raise self._missing()
+        if self.end == HEADER_SIZE:
+            # Nothing committed: a file here is ours, empty, or cut short by a crash
+            # before its first commit; one of another database is refused.
+            if self.path.exists():
+                with open(self.path, "rb") as existing:
+                    header = existing.read(HEADER_SIZE)
+                if len(header) == HEADER_SIZE and header.startswith(MAGIC):
+                    self._check_header(header)
             writer = open(self.path, "w+b")  # kept open for the load
             writer.write(MAGIC + self.file_id)
-        else:
-            writer = open(self.path, "r+b")
+            self._created = True
+            return self._use(writer)
+        if not self.path.exists():
+            raise self._missing()
+        writer = open(self.path, "r+b")
+        try:
             self._check_header(writer.read(HEADER_SIZE))
             size = os.fstat(writer.fileno()).st_size
             if size < self.end:
-                writer.close()
                 raise self._damaged(f"it ends at byte {size}, before {self.end}")
             writer.truncate(self.end)  # what an interrupted load left
+        except BaseException:
+            writer.close()
+            raise
+        return self._use(writer)
+
+    def _use(self, writer: BinaryIO) -> BinaryIO:
         writer.seek(self.end)
         self._writer = writer
         return writer
+
+    def trim(self, last_ref: int | None) -> None:
+        """Cut what no stored event refers to off the end: ``last_ref`` is the highest
+        reference appended since the last commit that a row holds (None: none does).
+        Texts of duplicates dropped and of rejects otherwise stay, unread."""
+        end = self.committed_end
+        if last_ref is not None:
+            offset = last_ref >> _INDEX_BITS
+            self.flush()
+            head = _read_at(self._opened(offset, offset), _FRAME_HEAD.size, offset)
+            try:
+                payload_size, count, _, _ = _FRAME_HEAD.unpack(head)
+            except struct.error as e:
+                raise self._damaged(f"cannot read the frame at byte {offset} ({e})") from e
+            end = offset + _FRAME_HEAD.size + 4 * count + payload_size
+        if end < self.end and self._writer is not None:
+            try:
+                self._writer.truncate(end)
+                self._writer.seek(end)
+            except OSError as e:
+                raise self._unwritable(e) from e
+            self.end = end
+
+    def flush(self) -> None:
+        """Hand what was appended to the file, so that it can be read back."""
+        if self._writer is not None:
+            try:
+                self._writer.flush()
+            except OSError as e:
+                raise self._unwritable(e) from e
 
     def sync(self) -> None:
         """Make every append durable: called before the rows that refer to them commit."""
@@ -170,19 +217,27 @@ class FileTexts:
                 os.fsync(self._writer.fileno())
             except OSError as e:
                 raise self._unwritable(e) from e
+        if self._created:  # and the file's name, in its directory
+            with suppress(OSError):  # no directory handles on some systems (Windows)
+                directory = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+            self._created = False
 
     def committed(self) -> None:
         """The database committed: what was appended is now in use."""
         self.committed_end = self.end
 
-    def rollback(self) -> None:
-        """The database rolled back: forget (and cut off) what was appended since."""
-        self.end = self.committed_end
+    def reset(self, end: int) -> None:
+        """The database rolled back (or was interrupted after committing): ``end`` is its
+        ``raw_end``, where the texts in use end. What lies past it is cut before the
+        next append, never here: a rollback must not cut texts a commit kept."""
+        self.end = self.committed_end = end
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            with suppress(OSError):  # what is left is cut before the next append
-                writer.truncate(self.end)
-            with suppress(OSError):
+            with suppress(OSError, ValueError):
                 writer.close()
 
     def close(self) -> None:
@@ -202,8 +257,7 @@ class FileTexts:
         present = [ref for ref in wanted if ref is not None]
         if not present:
             return pa.nulls(len(wanted), pa.string())
-        if self._writer is not None:
-            self._writer.flush()
+        self.flush()
         reader = self._opened(min(present) >> _INDEX_BITS, max(present) >> _INDEX_BITS)
         texts: list[str | None] = []
         # Only the last frame is kept: a frame's texts are fetched together or not at
@@ -255,7 +309,7 @@ class FileTexts:
         """The frame at ``offset``: its texts' bytes, and each text's length."""
         try:
             head = _read_at(reader, _READ_AHEAD, offset)
-            payload_size, count, flags = _FRAME_HEAD.unpack_from(head)
+            payload_size, count, flags, check = _FRAME_HEAD.unpack_from(head)
             payload_at = _FRAME_HEAD.size + 4 * count
             size = payload_at + payload_size
             if flags != _LZ4 or offset + size > self.end:
@@ -263,6 +317,8 @@ class FileTexts:
             if len(head) < size:
                 head += _read_at(reader, size - len(head), offset + len(head))
             frame = memoryview(head)
+            if zlib.crc32(frame[_FRAME_HEAD.size : size]) != check:
+                raise ValueError("its checksum does not match")
             lengths = _little_endian(frame[_FRAME_HEAD.size : payload_at]).cast("I")
             data = self._codec.decompress(frame[payload_at:size], sum(lengths), asbytes=True)
             return data, lengths

@@ -269,26 +269,38 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together, or not at all (also on Ctrl-C).
 
-        Texts appended to a texts file are made durable before the rows that refer to
-        them commit, with the file's new end; a rollback cuts them off again.
+        Texts appended to a texts file are made durable, past the last one a stored
+        row refers to, before the rows that refer to them commit with the file's new
+        end (``raw_end``); after a rollback, ``raw_end`` says where the texts end.
         """
         self.execute("BEGIN TRANSACTION")
         try:
             yield
             texts = self._file_texts()
             if texts is not None and texts.end != texts.committed_end:
+                texts.trim(self.scalar(_LAST_NEW_REF, [texts.committed_end << 8] * 2))
                 texts.sync()
                 self.execute("UPDATE meta SET value = ? WHERE key = 'raw_end'", [str(texts.end)])
             self.execute("COMMIT")
+            if texts is not None:
+                texts.committed()
         except BaseException:
             with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction
                 self.connection.rollback()
             texts = self._file_texts()
             if texts is not None:
-                texts.rollback()
+                texts.reset(self._committed_raw_end(texts.committed_end))
             raise
-        if texts is not None:
-            texts.committed()
+
+    def _committed_raw_end(self, otherwise: int) -> int:
+        """``raw_end`` as committed (``otherwise`` if it cannot be read)."""
+        try:
+            rows = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'raw_end'"
+            ).fetchall()
+            return int(rows[0][0]) if rows else otherwise
+        except (duckdb.Error, ValueError):
+            return otherwise
 
     def _file_texts(self) -> FileTexts | None:
         return self._texts if isinstance(self._texts, FileTexts) else None
@@ -298,6 +310,12 @@ class Store:
         if self._texts is not None:
             self._texts.close()
         self.connection.close()
+
+
+#: The highest text reference, at or past a position, that a stored event holds.
+_LAST_NEW_REF = """SELECT max(raw_ref) FROM (
+    SELECT raw_ref FROM event_rows WHERE raw_ref >= ?
+    UNION ALL SELECT raw_ref FROM event_stages WHERE raw_ref >= ?)"""
 
 
 def _first_line(error: BaseException) -> str:

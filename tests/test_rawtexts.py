@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import random
 import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -22,6 +24,7 @@ from auditcli.query import EventFilter
 from auditcli.rawtexts import (
     FRAME_TEXTS,
     HEADER_SIZE,
+    MAGIC,
     FileTexts,
     MemoryTexts,
     new_file_id,
@@ -98,18 +101,52 @@ def test_a_database_keeps_its_texts_beside_it_and_gives_them_back_exactly(
     assert _raws(run, db) == lines
 
 
-def test_a_rolled_back_load_leaves_the_texts_as_they_were(
+def _raw_end(db: Path) -> int:
+    store = Store.open(db, must_exist=True)
+    try:
+        return int(store.scalar("SELECT value FROM meta WHERE key = 'raw_end'"))
+    finally:
+        store.close()
+
+
+def test_a_rolled_back_load_leaves_the_texts_in_use_as_they_were(
     run: Run, write_log: Callable[..., Path], tmp_path: Path
 ) -> None:
     db = tmp_path / "case.duckdb"
     first = write_log("a.jsonl", [event(id="a1"), event(id="a2")])
     assert _loaded(run, db, first).exit_code == 0
-    size = texts_path(db).stat().st_size
+    end = _raw_end(db)
     broken = write_log("b.jsonl", jsonl([event(id="b1")]) + b"not json\n")
     result = _loaded(run, db, broken, "--strict")
     assert result.exit_code == 1
-    assert texts_path(db).stat().st_size == size
+    assert _raw_end(db) == end
     assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1", "a2"]
+    assert _loaded(run, db, write_log("c.jsonl", [event(id="c1")])).exit_code == 0
+    assert texts_path(db).stat().st_size == _raw_end(db)  # the rolled-back tail was cut
+    assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1", "a2", "c1"]
+
+
+def test_an_interrupt_just_after_the_commit_keeps_the_committed_texts(
+    write_log: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C may land once DuckDB has committed: the texts then stay in use."""
+    db = tmp_path / "case.duckdb"
+    store = Store.open(db)
+    committed = Store.execute
+
+    def execute(self: Store, sql: str, params: Any = None) -> None:
+        committed(self, sql, params)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "execute", execute)
+    with pytest.raises(KeyboardInterrupt):
+        load(store, expand([str(write_log("a.jsonl", [event(id="a1"), event(id="a2")]))]))
+    monkeypatch.undo()
+    texts = store.arrow_reader("SELECT raw_ref AS raw FROM events ORDER BY source_line")
+    assert [orjson.loads(t)["id"] for t in texts.read_all().column(0).to_pylist()] == ["a1", "a2"]
+    store.close()
+    assert texts_path(db).stat().st_size == _raw_end(db)
 
 
 def test_what_an_interrupted_load_appended_is_cut_before_the_next(
@@ -122,12 +159,7 @@ def test_what_an_interrupted_load_appended_is_cut_before_the_next(
         leftover.write(b"\x07" * 1000)
     assert _loaded(run, db, write_log("b.jsonl", [event(id="b1")])).exit_code == 0
     assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1", "b1"]
-    store = Store.open(db, must_exist=True)
-    try:
-        end = int(store.scalar("SELECT value FROM meta WHERE key = 'raw_end'"))
-    finally:
-        store.close()
-    assert size < end == texts_path(db).stat().st_size
+    assert size < _raw_end(db) == texts_path(db).stat().st_size
 
 
 def test_a_database_without_its_texts_says_so_and_still_answers_without_them(
@@ -171,28 +203,86 @@ def test_a_cut_texts_file_is_reported_as_damaged(
     assert "is damaged" in result.stderr
 
 
-def test_damaged_frames_are_reported_not_misread(tmp_path: Path) -> None:
-    path = tmp_path / "db.raw"
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0), st.integers(min_value=0, max_value=7))
+def test_any_flipped_bit_of_a_frame_is_reported_not_misread(
+    tmp_path_factory: pytest.TempPathFactory, at: int, bit: int
+) -> None:
+    """A flipped bit anywhere in a frame (head, lengths, payload) is damage, never
+    another text: each frame carries a CRC-32 of its lengths and payload."""
+    path = tmp_path_factory.mktemp("texts") / "db.raw"
     texts = FileTexts(path, new_file_id(), HEADER_SIZE)
-    refs = texts.append(pa.array(["one", "two"]))
+    wanted = ['{"actor":"alice"}', '{"actor":"bob"}', ""]
+    refs = texts.append(pa.array(wanted))
     texts.close()
     data = bytearray(path.read_bytes())
-    data[HEADER_SIZE + 6] ^= 0xFF  # the frame's flags
+    where = HEADER_SIZE + at % (len(data) - HEADER_SIZE)
+    data[where] ^= 1 << bit
     path.write_bytes(bytes(data))
     reopened = FileTexts(path, texts.file_id.hex(), texts.end)
     with pytest.raises(StoreError, match="damaged"):
         reopened.fetch(refs)
-    with pytest.raises(StoreError, match="outside it"):
-        reopened.fetch(pa.array([texts.end << 8], pa.int64()))
     reopened.close()
 
 
-def test_a_frame_that_is_not_utf8_is_reported_as_damaged(tmp_path: Path) -> None:
-    from auditcli.rawtexts import MAGIC
+def test_a_reference_outside_the_file_is_reported(tmp_path: Path) -> None:
+    texts = FileTexts(tmp_path / "db.raw", new_file_id(), HEADER_SIZE)
+    texts.append(pa.array(["one"]))
+    with pytest.raises(StoreError, match="outside it"):
+        texts.fetch(pa.array([texts.end << 8], pa.int64()))
+    with pytest.raises(StoreError, match="outside it"):
+        texts.fetch(pa.array([1 << 8], pa.int64()))
+    texts.close()
 
+
+def test_a_texts_file_cut_short_before_its_first_commit_is_made_afresh(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A power cut can leave a new file empty or half a header long; nothing in it
+    was committed, so the next load starts it again."""
+    db = tmp_path / "case.duckdb"
+    Store.open(db).close()
+    for leftover in (b"", MAGIC[:5]):
+        texts_path(db).write_bytes(leftover)
+        assert _loaded(run, db, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+        assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1"]
+        for name in (db, texts_path(db)):
+            name.unlink()
+        Store.open(db).close()
+
+
+def test_a_texts_file_of_another_database_is_never_overwritten(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    other, empty = tmp_path / "other.duckdb", tmp_path / "empty.duckdb"
+    assert _loaded(run, other, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+    Store.open(empty).close()
+    texts_path(empty).write_bytes(texts_path(other).read_bytes())
+    result = _loaded(run, empty, write_log("b.jsonl", [event(id="b1")]))
+    assert result.exit_code == 3
+    assert "belongs to another database" in result.stderr
+    assert texts_path(empty).read_bytes() == texts_path(other).read_bytes()
+
+
+def test_a_duplicate_file_adds_no_texts(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "case.duckdb"
+    content = jsonl([event(id=f"e{i}") for i in range(200)])
+    assert _loaded(run, db, write_log("a.jsonl", content)).exit_code == 0
+    size = texts_path(db).stat().st_size
+    result = _loaded(run, db, write_log("copy-of-a.jsonl", content))
+    assert result.exit_code == 0
+    assert "already loaded" in result.stderr
+    assert texts_path(db).stat().st_size == size == _raw_end(db)
+
+
+def test_a_frame_that_is_not_utf8_is_reported_as_damaged(tmp_path: Path) -> None:
     file_id = new_file_id()
     payload = pa.Codec("lz4_raw").compress(b"\xff\xfe", asbytes=True)
-    frame = struct.pack("<IHHI", len(payload), 1, 2, 2) + payload
+    lengths = struct.pack("<I", 2)
+    check = zlib.crc32(lengths + payload)
+    frame = struct.pack("<IHHI", len(payload), 1, 2, check) + lengths + payload
     path = tmp_path / "db.raw"
     path.write_bytes(MAGIC + bytes.fromhex(file_id) + frame)
     texts = FileTexts(path, file_id, HEADER_SIZE + len(frame))
@@ -293,7 +383,8 @@ def test_texts_read_back_on_other_platforms(
     if platform == "no pread":
         monkeypatch.setattr(rawtexts, "_PREAD", None)
     else:  # the swap ran: on this little-endian host it stores the lengths reversed
-        second_length = (tmp_path / "db.raw").read_bytes()[HEADER_SIZE + 12 : HEADER_SIZE + 16]
+        second = HEADER_SIZE + rawtexts._FRAME_HEAD.size + 4
+        second_length = (tmp_path / "db.raw").read_bytes()[second : second + 4]
         assert second_length == len("text 1 ").to_bytes(4, "big")
     reopened = FileTexts(tmp_path / "db.raw", texts.file_id.hex(), texts.end)
     assert reopened.fetch(refs).to_pylist() == wanted

@@ -132,7 +132,7 @@ def _texts(store: Store, pattern: str) -> Iterator[str]:
 def _matching_raw_texts(store: Store, pattern: str, batch_rows: int = 8192) -> Iterator[str]:
     """The original texts that ``pattern`` matches: read a batch at a time from where
     the store keeps them, and searched by DuckDB as the other columns are."""
-    refs = store.arrow_reader(f"SELECT {RAW_REF} FROM events").read_all().column(0)
+    refs = store.arrow_reader(f"SELECT {RAW_REF} FROM events ORDER BY 1").read_all().column(0)
     sql = f"SELECT DISTINCT {RAW} FROM texts WHERE regexp_matches({RAW}, ?)"
     for start in range(0, len(refs), batch_rows):
         texts = store.texts.fetch(refs.slice(start, batch_rows).combine_chunks())
