@@ -8,11 +8,12 @@ stored event's ``raw_ref`` is its frame's offset and its place in the frame. Rea
 one text decompresses one frame of at most ``FRAME_TEXTS`` texts.
 
 The file starts with a magic and an id that the database's ``meta`` also holds, so a
-texts file is never read for the wrong database. The database records how far the
-file is committed (``raw_end``): appends are made durable before the rows that refer
-to them commit, a rolled back load truncates what it appended, and bytes past
-``raw_end`` (an interrupted load) are cut before the next append. This module does
-not lock: the Store that owns it holds DuckDB's lock, so only one process appends.
+texts file is never read for the wrong database, and each frame carries a CRC-32, so
+damage is reported, never read as another text. The database records how far the
+file is in use (``raw_end``): appends are made durable before the rows that refer to
+them commit, and whatever lies past ``raw_end`` (a rolled back or interrupted load)
+is cut before the next append. This module does not lock: the Store that owns it
+holds DuckDB's lock, so only one process appends.
 """
 
 from __future__ import annotations
