@@ -348,7 +348,8 @@ def _sample(batch: Batch) -> list[dict[str, Any]]:
     return json_objects(batch.doc.slice(0, SAMPLE_EVENTS * 2).to_pylist(), SAMPLE_EVENTS)
 
 
-#: Staged record bytes that trigger mapping; bounds memory, amortises query planning.
+#: Staged record bytes that trigger mapping (of the group staged before: two are held at
+#: most); bounds memory, amortises query planning.
 STAGE_BYTES = 48 << 20
 
 
