@@ -180,6 +180,11 @@ class FileTexts:
         self._writer = writer
         return writer
 
+    @property
+    def first_new_ref(self) -> int:
+        """Every reference to a text appended since the last commit is at least this."""
+        return self.committed_end << _INDEX_BITS
+
     def trim(self, last_ref: int | None) -> None:
         """Cut what no stored event refers to off the end: ``last_ref`` is the highest
         reference appended since the last commit that a row holds (None: none does).

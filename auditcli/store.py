@@ -156,7 +156,11 @@ class Store:
         if not create or existing:
             self._check_version()
             return  # its version row is written after every table: all are there
-        if self._stored_version() is not None:
+        try:
+            older = self._meta_value("schema_version")
+        except duckdb.Error:
+            older = None  # no meta table yet: a new database
+        if older is not None:
             self._check_version()  # before any DDL touches an older database
         for ddl in ALL_DDL:
             self.execute(ddl)
@@ -170,29 +174,22 @@ class Store:
         )
         self._check_version()
 
-    def _stored_version(self) -> str | None:
-        """The database's schema version, or None when it has none (yet)."""
-        try:
-            rows = self.connection.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchall()
-        except duckdb.Error:
-            return None
+    def _meta_value(self, key: str) -> str | None:
+        """A ``meta`` value, None without its row (a duckdb.Error without the table)."""
+        rows = self.connection.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
         return str(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
         try:
-            rows = self.connection.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchall()
+            found = self._meta_value("schema_version")
         except duckdb.Error as e:
             raise StoreError(
                 f"{self.path} is not an auditcli database", "load into a new --db file"
             ) from e
-        if not rows or rows[0][0] != str(SCHEMA_VERSION):
-            found = rows[0][0] if rows else "none"
+        if found != str(SCHEMA_VERSION):
             raise StoreError(
-                f"{self.path} has schema version {found}, this auditcli uses {SCHEMA_VERSION}",
+                f"{self.path} has schema version {found or 'none'}, "
+                f"this auditcli uses {SCHEMA_VERSION}",
                 "load the logs again into a new --db file",
             )
 
@@ -278,7 +275,7 @@ class Store:
             yield
             texts = self._file_texts()
             if texts is not None and texts.end != texts.committed_end:
-                texts.trim(self.scalar(_LAST_NEW_REF, [texts.committed_end << 8] * 2))
+                texts.trim(self.scalar(_LAST_NEW_REF, [texts.first_new_ref] * 2))
                 texts.sync()
                 self.execute("UPDATE meta SET value = ? WHERE key = 'raw_end'", [str(texts.end)])
             self.execute("COMMIT")
@@ -295,10 +292,7 @@ class Store:
     def _committed_raw_end(self, otherwise: int) -> int:
         """``raw_end`` as committed (``otherwise`` if it cannot be read)."""
         try:
-            rows = self.connection.execute(
-                "SELECT value FROM meta WHERE key = 'raw_end'"
-            ).fetchall()
-            return int(rows[0][0]) if rows else otherwise
+            return int(self._meta_value("raw_end") or otherwise)
         except (duckdb.Error, ValueError):
             return otherwise
 
