@@ -23,7 +23,7 @@ import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -31,9 +31,9 @@ from typing import BinaryIO, Protocol
 import pyarrow as pa
 
 try:  # the kernels alone: pyarrow.compute builds ~30 ms of wrappers on import
-    from pyarrow._compute import call_function
+    from pyarrow._compute import SetLookupOptions, call_function
 except ImportError:  # pragma: no cover - a pyarrow that moved its internals
-    from pyarrow.compute import call_function
+    from pyarrow.compute import SetLookupOptions, call_function
 
 from auditcli.errors import StoreError
 
@@ -82,6 +82,11 @@ def _read_at(descriptor: int, size: int, offset: int) -> bytes:
         return _PREAD(descriptor, size, offset)
     os.lseek(descriptor, offset, os.SEEK_SET)
     return os.read(descriptor, size)
+
+
+def _int64(numbers: array[int]) -> pa.Array:
+    """``numbers`` (an ``array("q")``) as an Arrow int64 array, without a copy."""
+    return pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
 
 
 def texts_path(database: str | Path) -> Path:
@@ -146,7 +151,7 @@ class FileTexts:
         except OSError as e:
             raise self._unwritable(e) from e
         self.end = position
-        return pa.Array.from_buffers(pa.int64(), len(refs), [None, pa.py_buffer(refs)])
+        return _int64(refs)
 
     def _open_writer(self) -> BinaryIO:
         if self.end == HEADER_SIZE:
@@ -368,17 +373,23 @@ class MemoryTexts:
     def append(self, texts: pa.Array) -> pa.Array:
         first = len(self.slots)
         self.slots.frombytes(b"\xff" * (8 * len(texts)))  # -1 each
-        return pa.array(range(first, len(self.slots)), pa.int64())
+        return _int64(array("q", range(first, len(self.slots))))
 
-    def keep(self, texts: pa.Array, refs: Sequence[int], stored: Sequence[int]) -> None:
+    def bounds(self, refs: pa.Array) -> tuple[int, int]:
+        """The lowest and highest of ``refs``."""
+        lowest, highest = call_function("min_max", [refs]).values()
+        return lowest.as_py(), highest.as_py()
+
+    def keep(self, texts: pa.Array, refs: pa.Array, stored: pa.Array) -> None:
         """Of ``texts`` (with references ``refs``), keep those whose reference is in
         ``stored`` (which may hold others)."""
-        position = {ref: index for index, ref in enumerate(refs)}
-        indices = [position[ref] for ref in stored if ref in position]
+        found = call_function("index_in", [stored], SetLookupOptions(refs))
+        indices = call_function("drop_null", [found])
         base = sum(len(chunk) for chunk in self.held)
-        for offset, index in enumerate(indices):
-            self.slots[refs[index]] = base + offset
-        self.held.append(call_function("take", [texts, pa.array(indices, pa.int64())]))
+        kept_refs = call_function("take", [refs, indices]).to_pylist()
+        for offset, ref in enumerate(kept_refs):
+            self.slots[ref] = base + offset
+        self.held.append(call_function("take", [texts, indices]))
         self._joined = None
 
     def fetch(self, refs: pa.Array) -> pa.Array:

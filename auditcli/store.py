@@ -85,11 +85,14 @@ class Store:
         store keeps the texts of the events it stored (a file holds every text already)."""
         if not isinstance(self._texts, MemoryTexts) or not batch.num_rows:
             return
-        refs = batch.column("raw_ref").to_pylist()
-        stored = self.fetchall(
-            "SELECT raw_ref FROM event_rows WHERE raw_ref BETWEEN ? AND ?", [min(refs), max(refs)]
+        refs = batch.column("raw_ref").combine_chunks()
+        stored = self.arrow_reader(
+            "SELECT raw_ref FROM event_rows WHERE raw_ref BETWEEN ? AND ?",
+            list(self._texts.bounds(refs)),
+        ).read_all()
+        self._texts.keep(
+            batch.column("raw").combine_chunks(), refs, stored.column(0).combine_chunks()
         )
-        self._texts.keep(batch.column("raw").combine_chunks(), refs, [row[0] for row in stored])
 
     @classmethod
     def open(
