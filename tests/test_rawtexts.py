@@ -297,6 +297,19 @@ def test_sorting_by_the_original_text_is_a_usage_error(run: Run, tmp_path: Path)
     assert "cannot sort by raw" in result.stderr
 
 
+def _ids(store: Store) -> list[str]:
+    """The stored events' ids, in file order."""
+    rows = store.arrow_reader("SELECT event_id FROM event_rows ORDER BY source_id, source_line")
+    return rows.read_all().column(0).to_pylist()
+
+
+def _ids_in_texts(store: Store) -> list[str]:
+    """The ids written inside the stored events' texts, in the same order."""
+    sql = "SELECT raw_ref AS raw FROM event_rows ORDER BY source_id, source_line"
+    texts = store.arrow_reader(sql).read_all().column(0).to_pylist()
+    return [orjson.loads(text)["id"] for text in texts]
+
+
 def test_a_run_on_paths_keeps_only_the_texts_of_the_events_it_stored(
     write_log: Callable[..., Path],
 ) -> None:
@@ -308,13 +321,7 @@ def test_a_run_on_paths_keeps_only_the_texts_of_the_events_it_stored(
         held = store.texts
         assert isinstance(held, MemoryTexts)
         assert sum(len(chunk) for chunk in held.held) == 50
-        rows = store.arrow_reader(
-            "SELECT event_id, raw_ref AS raw FROM events ORDER BY source_line"
-        ).read_all()
-        for event_id, raw in zip(
-            rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True
-        ):
-            assert orjson.loads(raw)["id"] == event_id
+        assert _ids_in_texts(store) == _ids(store)
     finally:
         store.close()
 
@@ -358,10 +365,8 @@ def test_an_in_memory_store_gives_each_event_its_own_text_when_groups_interleave
                 staging.add(mapper, batch, source_id)
         staging.flush()
         staging.close()
-        rows = store.arrow_reader("SELECT event_id, raw_ref AS raw FROM event_rows").read_all()
-        ids, raws = rows.column(0).to_pylist(), rows.column(1).to_pylist()
-        assert len(ids) > 100
-        assert [orjson.loads(raw)["id"] for raw in raws] == ids
+        assert len(_ids(store)) > 100
+        assert _ids_in_texts(store) == _ids(store)
     finally:
         store.close()
 
