@@ -166,6 +166,11 @@ _NAME_WIDTH = 16
 _PADDING = 2  # rich puts a space either side of each cell
 
 
+def _longest_marker(cells: list[str]) -> int:
+    """The width of the longest single marker in ``cells`` (markers wrap one per line)."""
+    return max((len(word) for cell in cells for word in cell.split()), default=0)
+
+
 def columns_that_fit(rows: list[list[str]], width: int) -> list[int]:
     """Indexes of the HEADERS to show on a terminal ``width`` wide.
 
@@ -178,7 +183,7 @@ def columns_that_fit(rows: list[list[str]], width: int) -> list[int]:
         name = HEADERS[index]
         cells = [row[index] for row in rows]
         if name == "markers":
-            longest = max((len(word) for cell in cells for word in cell.split()), default=0)
+            longest = _longest_marker(cells)
         else:
             longest = max((len(cell) for cell in cells), default=0)
         if name in ("actor", "action", "resource", "why"):
@@ -220,10 +225,7 @@ def write_table(
         chosen.append(line)
     cells = [_cells(line.run, tz, one_day) if line.run is not None else [] for line in chosen]
     columns = columns_that_fit([row for row in cells if row], console.width)
-    longest_marker = max(
-        (len(word) for row in cells if row for word in row[HEADERS.index("markers")].split()),
-        default=0,
-    )
+    longest_marker = _longest_marker([row[HEADERS.index("markers")] for row in cells if row])
     for index in columns:
         name = HEADERS[index]
         table.add_column(
