@@ -1,9 +1,9 @@
 """Loading sources into the store: one transaction, provenance, rejects, dedup.
 
 For each source: skip it when its bytes are already loaded; frame it; pick the
-adapter from its first events; map every batch in bulk inside DuckDB; keep the
-records that cannot be events in ``rejects``; record the source in ``sources``.
-The whole load commits at the end or not at all.
+adapter from its first events; map its batches in bulk inside DuckDB, as DuckDB
+scans them (``_Streams``); keep the records that cannot be events in ``rejects``;
+record the source in ``sources``. The whole load commits at the end or not at all.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from auditcli.chains import BackgroundCheck, chain_start, default_recipe, record, stored_texts
 from auditcli.errors import ProblemFound
@@ -115,15 +114,20 @@ def load(
     results: list[SourceResult] = []
     first_reject: tuple[str, int, str] | None = None
     with store.transaction():
-        staging = _Staging(store)
+        reading = _Reading(store, options, progress, stdin)
+        items = reading.items(refs)
         try:
-            pending: list[SourceResult | _Pending] = [
-                _read_source(store, ref, options, staging, progress, stdin) for ref in refs
-            ]
-            staging.flush()
+            _Streams(store).run(items)
         finally:
-            staging.close()
-        for item in pending:
+            items.close()
+        for item in reading.read:
+            if isinstance(item, _Pending):
+                store.execute(
+                    "INSERT INTO sources (source_id, source_file, size_bytes, loaded_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [item.source_id, item.ref.name, item.ref.size, item.loaded_at],
+                )
+        for item in reading.read:
             result = item if isinstance(item, SourceResult) else _finish(store, item)
             results.append(result)
             if result.rejects and first_reject is None:
@@ -150,100 +154,117 @@ def _first_reject(store: Store, sha256: str) -> tuple[str, int, str] | None:
     return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
 
 
-def _already_loaded(store: Store, ref: SourceRef) -> str | None:
-    """The sha256 of ``ref`` if a file with its name, size and bytes is loaded."""
-    if ref.path is None or ref.size is None:
-        return None
-    same = store.scalar(
-        "SELECT count(*) FROM sources WHERE source_file = ? AND size_bytes = ?",
-        [ref.name, ref.size],
-    )
-    if not same:
-        return None
-    sha256 = hash_file(ref.path)
-    found = store.scalar("SELECT count(*) FROM sources WHERE file_sha256 = ?", [sha256])
-    return sha256 if found else None
-
-
 @dataclass(frozen=True)
 class _Mapper:
-    """The SQL that maps a source's batches, chosen once its first batch shows the format.
-
-    ``whole`` stores a batch's good events and ``reject`` its rejects; the latter runs
-    only when not every non-empty record was stored, or under a filter (which makes
-    that count say nothing). Without a filter, ``split`` holds the same work in the
-    two parts of ``mapping_sql``: the first pass's insert, which alone maps a uniform
-    batch and is planned several times faster than ``whole``, then the insert and
-    the rejects of the records it leaves.
-    """
+    """The INSERT that maps a source's batches, chosen once its first batch shows the format."""
 
     adapter: JsonAdapter
-    whole: str
-    reject: str
-    split: tuple[str, str, str] | None = None
+    sql: str
     params: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Pending:
-    """A source whose records are staged; it is finished once they are mapped."""
+    """A source whose records are being mapped; it is finished once they are."""
 
     ref: SourceRef
     source_id: int
     sha256: str
     size: int
     adapter: JsonAdapter | None
+    loaded_at: datetime
     chain: BackgroundCheck | str | None = None
     """The running check of the file's chain, or the first link of a chained
     stream to check from its stored text, or None when it is not chained."""
 
 
-def _read_source(
-    store: Store,
-    ref: SourceRef,
-    options: LoadOptions,
-    staging: _Staging,
-    progress: ProgressFn | None,
-    stdin: BinaryIO | None,
-) -> SourceResult | _Pending:
-    """Frame one source into ``staging``; an already loaded one is a SourceResult."""
-    known = _already_loaded(store, ref)
-    if known is not None:
-        if progress is not None and ref.size:
-            progress(ref.size)
-        return SourceResult(ref.name, known, "", 0, 0, None, None, already_loaded=True)
-    source_id = int(store.scalar("SELECT coalesce(max(source_id), 0) + 1 FROM sources"))
-    store.execute(
-        "INSERT INTO sources (source_id, source_file, size_bytes, loaded_at) VALUES (?, ?, ?, ?)",
-        [source_id, ref.name, ref.size, datetime.now(UTC)],
-    )
-    prefilter = LinePrefilter()
-    mapper: _Mapper | None = None
-    chain: BackgroundCheck | str | None = None
-    with open_source(ref, stdin) as source:
-        reported = 0
-        batches = frame(source.stream, prefilter=prefilter)
-        if ref.size is None or ref.size > CHUNK_BYTES:
-            batches = _prefetched(batches)
-        for batch in batches:
-            if mapper is None:
-                sample = _sample(batch)
-                mapper = _mapper_for(sample, options)
-                checking = options.check_chains and options.event_filter is None
-                start = chain_start(sample) if checking else None
-                if start is not None:
-                    chain = start
-                    if ref.path is not None and not source.compressed:
-                        chain = BackgroundCheck(ref.path, default_recipe(start))
-                if options.event_filter is not None:
-                    prefilter.needles = _needles(options.event_filter, mapper.adapter)
-            staging.add(mapper, batch, source_id)
-            if progress is not None:
-                progress(source.bytes_read - reported)
-                reported = source.bytes_read
-        sha256 = source.sha256()
-        size = source.bytes_read
-    return _Pending(ref, source_id, sha256, size, mapper.adapter if mapper else None, chain)
+@dataclass(frozen=True)
+class _Item:
+    """A framed batch of source ``source_id``, with the SQL that maps it."""
+
+    mapper: _Mapper
+    source_id: int
+    batch: Batch
+
+
+class _Reading:
+    """Reads the sources in turn and frames them into items for the streams.
+
+    It runs inside DuckDB's scan of a stream, so it never queries the store: the
+    sources loaded before and the next source id are read first, and what it learns
+    of each source is kept in ``read`` for after the streams.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        options: LoadOptions,
+        progress: ProgressFn | None,
+        stdin: BinaryIO | None,
+    ) -> None:
+        self.options = options
+        self.progress = progress
+        self.stdin = stdin
+        self.read: list[SourceResult | _Pending] = []
+        loaded = store.fetchall(
+            "SELECT source_file, size_bytes, file_sha256 FROM sources WHERE file_sha256 IS NOT NULL"
+        )
+        self._named = {(name, size) for name, size, _sha in loaded}
+        self._hashes = {sha for _name, _size, sha in loaded}
+        self._next_id = int(store.scalar("SELECT coalesce(max(source_id), 0) + 1 FROM sources"))
+
+    def items(self, refs: Sequence[SourceRef]) -> Generator[_Item, None, None]:
+        for ref in refs:
+            yield from self._source(ref)
+
+    def _already_loaded(self, ref: SourceRef) -> str | None:
+        """The sha256 of ``ref`` if a file with its name, size and bytes is loaded."""
+        if ref.path is None or ref.size is None or (ref.name, ref.size) not in self._named:
+            return None
+        sha256 = hash_file(ref.path)
+        return sha256 if sha256 in self._hashes else None
+
+    def _source(self, ref: SourceRef) -> Iterator[_Item]:
+        """Frame one source into items; record it in ``read``."""
+        progress, options = self.progress, self.options
+        known = self._already_loaded(ref)
+        if known is not None:
+            if progress is not None and ref.size:
+                progress(ref.size)
+            self.read.append(
+                SourceResult(ref.name, known, "", 0, 0, None, None, already_loaded=True)
+            )
+            return
+        source_id, self._next_id = self._next_id, self._next_id + 1
+        loaded_at = datetime.now(UTC)
+        prefilter = LinePrefilter()
+        mapper: _Mapper | None = None
+        chain: BackgroundCheck | str | None = None
+        with open_source(ref, self.stdin) as source:
+            reported = 0
+            batches = frame(source.stream, prefilter=prefilter)
+            if ref.size is None or ref.size > CHUNK_BYTES:
+                batches = _prefetched(batches)
+            for batch in batches:
+                if mapper is None:
+                    sample = _sample(batch)
+                    mapper = _mapper_for(sample, options)
+                    checking = options.check_chains and options.event_filter is None
+                    start = chain_start(sample) if checking else None
+                    if start is not None:
+                        chain = start
+                        if ref.path is not None and not source.compressed:
+                            chain = BackgroundCheck(ref.path, default_recipe(start))
+                    if options.event_filter is not None:
+                        prefilter.needles = _needles(options.event_filter, mapper.adapter)
+                yield _Item(mapper, source_id, batch)
+                if progress is not None:
+                    progress(source.bytes_read - reported)
+                    reported = source.bytes_read
+            sha256 = source.sha256()
+            size = source.bytes_read
+        adapter = mapper.adapter if mapper else None
+        self.read.append(_Pending(ref, source_id, sha256, size, adapter, loaded_at, chain))
 
 
 def _finish(store: Store, pending: _Pending) -> SourceResult:
@@ -303,36 +324,41 @@ def _mapper_for(sample: list[dict[str, Any]], options: LoadOptions) -> _Mapper:
     if full.name == generic.GENERIC.name and options.mapping is None:
         adapter = generic.pruned_for(sample)
     fallback = full if adapter is not full else full.fallback
-    whole = mapping_sql(adapter, fallback=fallback)
-    reject = _reject_sql(whole)
-    if options.event_filter is not None:
-        condition, params = pushdown_clause(options.event_filter)
-        return _Mapper(full, _insert_sql(whole, condition), reject, params=tuple(params))
-    rest = mapping_sql(adapter, fallback=fallback, part="rest")
-    split = (
-        _insert_sql(mapping_sql(adapter, fallback=fallback, part="first")),
-        _insert_sql(rest),
-        _reject_sql(rest),
-    )
-    return _Mapper(full, _insert_sql(whole), reject, split)
+    select = mapping_sql(adapter, fallback=fallback)
+    if options.event_filter is None:
+        return _Mapper(full, _insert_sql(select))
+    condition, params = pushdown_clause(options.event_filter)
+    return _Mapper(full, _insert_sql(select, condition), tuple(params))
 
 
 def _insert_sql(select: str, condition: str = "TRUE") -> str:
-    """Store the good events that ``select`` (a ``mapping_sql``) yields and ``condition`` keeps."""
+    """Store the good events that ``select`` (a ``mapping_sql``) yields and ``condition``
+    keeps, and its rejects but blank lines, in one pass: a stream is scanned once.
+
+    A reject is stored as a row without ``ts`` (no event lacks it), its reason in
+    ``error`` and its text in ``extra``, until ``_MOVE_REJECTS`` moves it to reject_rows.
+    """
     columns = ", ".join(MAPPED_COLUMNS)
+    carried = {
+        "ts": "CASE WHEN reject_reason IS NULL THEN ts END",
+        "error": "CASE WHEN reject_reason IS NULL THEN error ELSE reject_reason END",
+        "extra": "CASE WHEN reject_reason IS NULL THEN extra ELSE raw END",
+    }
+    selected = ", ".join(carried.get(column, column) for column in MAPPED_COLUMNS)
     return (
         f"INSERT INTO event_rows (source_id, {columns}, source_line, raw_ref) "
-        f"SELECT source_id, {columns}, source_line, raw_ref FROM ({select}) "
-        f"WHERE reject_reason IS NULL AND {condition}"
+        f"SELECT source_id, {selected}, source_line, raw_ref FROM ({select}) "
+        f"WHERE (reject_reason IS NULL AND ({condition})) OR reject_reason <> 'blank'"
     )
 
 
-def _reject_sql(select: str) -> str:
-    """Store the records that ``select`` (a ``mapping_sql``) rejects, blank lines aside."""
-    return (
-        "INSERT INTO reject_rows SELECT source_id, source_line, reject_reason, raw "
-        f"FROM ({select}) WHERE reject_reason IS NOT NULL AND reject_reason <> 'blank'"
-    )
+#: The rejects a stream stored among the events of sources numbered from $1 on,
+#: moved to reject_rows (see ``_insert_sql``).
+_MOVE_REJECTS = (
+    "INSERT INTO reject_rows SELECT source_id, source_line, error, extra "
+    "FROM event_rows WHERE source_id >= ? AND ts IS NULL",
+    "DELETE FROM event_rows WHERE source_id >= ? AND ts IS NULL",
+)
 
 
 def _needles(event_filter: EventFilter, adapter: JsonAdapter) -> list[bytes] | None:
@@ -348,101 +374,101 @@ def _sample(batch: Batch) -> list[dict[str, Any]]:
     return json_objects(batch.doc.slice(0, SAMPLE_EVENTS * 2).to_pylist(), SAMPLE_EVENTS)
 
 
-#: Staged record bytes that trigger mapping (of the group staged before: two are held at
-#: most); bounds memory, amortises query planning.
+#: Record bytes after which a stream into an in-memory store ends, so that the texts of
+#: the records it did not store are let go of.
 STAGE_BYTES = 48 << 20
 
 
-class _Staging:
-    """Framed batches waiting to be mapped, grouped by the SQL that maps them.
+class _Streams:
+    """Maps items into event_rows: one INSERT per run of items that share a mapping,
+    which scans them from a stream as they are read.
 
-    Planning the mapping query costs tens of milliseconds, as much as mapping
-    thousands of records; staging lets a tree of small files (CloudTrail's S3
-    layout) share one query per group instead of paying it per file.
+    One query per file is planned once, and fills the table's row groups whole:
+    mapping a file in many small queries took twice the time. Each batch's texts are
+    stored on a helper thread while DuckDB maps the batch before. An in-memory store
+    ends a stream every ``STAGE_BYTES``: it keeps only the texts of the events it
+    stored (see ``Store.kept``), and its filter keeps few of the records it reads.
     """
 
-    def __init__(self, store: Store, limit: int = STAGE_BYTES) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.limit = limit
-        self.groups: dict[str, tuple[_Mapper, list[_Staged]]] = {}
-        self.previous: dict[str, tuple[_Mapper, list[_Staged]]] = {}
-        """The groups staged before ``groups``, mapped once ``groups`` is full."""
-        self.staged_bytes = 0
-        self.mixed: set[str] = set()
-        """Groups a first pass once did not map whole: mapped in one query from then on,
-        as the split would parse every further batch twice."""
-        self._texts = ThreadPoolExecutor(1, thread_name_prefix="auditcli-texts")
-        """Stores the original texts (compressed, for a file) while DuckDB maps."""
+        self.texts = store.texts  # opened now: opening it queries the store
+        self.limit = STAGE_BYTES if store.in_memory else None
         for macro in MACROS:  # what the mapping SQL calls
             store.execute(macro)
 
-    def add(self, mapper: _Mapper, batch: Batch, source_id: int) -> None:
-        """Stage ``batch`` of source ``source_id``; map what was staged before once enough
-        is staged again, so that its texts are stored while DuckDB maps."""
-        refs = self._texts.submit(self.store.texts.append, batch.raw)
-        self.groups.setdefault(mapper.whole, (mapper, []))[1].append((source_id, batch, refs))
-        self.staged_bytes += batch.raw.nbytes + batch.doc.nbytes + batch.line.nbytes
-        if self.staged_bytes >= self.limit:
-            self._map_groups(self.previous)
-            self.previous, self.groups = self.groups, {}
-            self.staged_bytes = 0
+    def run(self, items: Iterator[_Item]) -> None:
+        """Map every item; raise what reading them raised."""
+        with ThreadPoolExecutor(1, thread_name_prefix="auditcli-texts") as pool:
+            following = next(items, None)
+            while following is not None:
+                following = self._stream(following, items, pool)
 
-    def flush(self) -> None:
-        """Map every staged record into event_rows (or reject_rows)."""
-        self._map_groups(self.previous)
-        self._map_groups(self.groups)
-        self.previous, self.groups = {}, {}
-        self.staged_bytes = 0
+    def _stream(
+        self, first: _Item, items: Iterator[_Item], pool: ThreadPoolExecutor
+    ) -> _Item | None:
+        """Map ``first`` and the items after it that share its mapping, in one query;
+        return the item that ends the stream, or None at the end of ``items``."""
+        mapper = first.mapper
+        ended: list[_Item] = []
+        failed: list[BaseException] = []
+        held: list[pa.Table] = []  # what an in-memory store keeps texts of
 
-    def _map_groups(self, groups: dict[str, tuple[_Mapper, list[_Staged]]]) -> None:
-        for key, (mapper, staged) in groups.items():
+        def tables(item: _Item, refs: pa.Array) -> Iterator[pa.RecordBatch]:
+            table = _table(item.source_id, item.batch, refs)
+            if self.limit is not None:
+                held.append(table)
             # Many small record batches let DuckDB map them on every core.
-            batch = pa.Table.from_batches(
-                [
-                    chunk
-                    for source_id, records, refs in staged
-                    for chunk in _table(source_id, records, refs.result()).to_batches(8192)
-                ]
-            )
-            self._map(key, mapper, batch)
-            self.store.kept(batch)
+            yield from table.to_batches(8192)
 
-    def close(self) -> None:
-        """Wait for the texts being stored (a rollback may then cut them off)."""
-        self._texts.shutdown(wait=True, cancel_futures=True)
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                current, refs = first, pool.submit(self.texts.append, first.batch.raw)
+                staged = _size(first.batch)
+                for item in items:
+                    if (item.mapper.sql, item.mapper.params) != (mapper.sql, mapper.params) or (
+                        self.limit is not None and staged >= self.limit
+                    ):
+                        ended.append(item)
+                        break
+                    ahead = pool.submit(self.texts.append, item.batch.raw)
+                    yield from tables(current, refs.result())
+                    current, refs, staged = item, ahead, staged + _size(item.batch)
+                yield from tables(current, refs.result())
+            except BaseException as error:  # raised once DuckDB has let go of the stream
+                failed.append(error)
 
-    def _map(self, key: str, mapper: _Mapper, batch: pa.Table) -> None:
-        """Store ``batch``'s good events, then its rejects if some record was not stored."""
-        doc = batch.column("doc")
-        non_empty = pc.sum(pc.greater(pc.binary_length(doc), 0)).as_py() or 0
-        if mapper.split is not None and key not in self.mixed:
-            first, *rest = mapper.split
-            if self._stored(batch, first) == non_empty:
-                return
-            self.mixed.add(key)
-            for sql in rest:
-                self.store.query_table("batch", batch, sql)
-            return
-        stored = self._stored(batch, mapper.whole, mapper.params)
-        if mapper.params or stored != non_empty:
-            self.store.query_table("batch", batch, mapper.reject)
-
-    def _stored(self, batch: pa.Table, sql: str, params: Sequence[Any] = ()) -> int:
-        """How many rows the insert ``sql`` stored from ``batch``."""
-        rows = self.store.query_table("batch", batch, sql, params)
-        return int(rows[0][0]) if rows else 0
+        reader = pa.RecordBatchReader.from_batches(_STAGED, batches())
+        self.store.query_table("batch", reader, mapper.sql, mapper.params)
+        if failed:
+            raise failed[0]
+        for sql in _MOVE_REJECTS:
+            self.store.execute(sql, [first.source_id])
+        for table in held:
+            self.store.kept(table)
+        return ended[0] if ended else None
 
 
-_Staged = tuple[int, Batch, "Future[pa.Array]"]
-"""A staged batch: its source id, its records, and the references of their texts."""
+def _size(batch: Batch) -> int:
+    return int(batch.raw.nbytes + batch.doc.nbytes + batch.line.nbytes)
+
+
+#: The columns of a stream, which ``mapping_sql`` reads.
+_STAGED = pa.schema(
+    [
+        ("source_id", pa.int32()),
+        ("raw", pa.string()),
+        ("raw_ref", pa.int64()),
+        ("doc", pa.string()),
+        ("line", pa.int64()),
+    ]
+)
 
 
 def _table(source_id: int, batch: Batch, refs: pa.Array) -> pa.Table:
     """The columns ``mapping_sql`` reads, for ``batch``."""
     ids = pa.repeat(pa.scalar(source_id, pa.int32()), len(batch))
-    return pa.table(
-        {"source_id": ids, "raw": batch.raw, "raw_ref": refs, "doc": batch.doc, "line": batch.line}
-    )
+    return pa.Table.from_arrays([ids, batch.raw, refs, batch.doc, batch.line], schema=_STAGED)
 
 
 _DONE = object()

@@ -63,6 +63,11 @@ class Store:
         self._texts: FileTexts | MemoryTexts | None = None
 
     @property
+    def in_memory(self) -> bool:
+        """True for a store held in memory (a run on paths), its texts included."""
+        return self.path == MEMORY
+
+    @property
     def texts(self) -> Texts:
         """Where the events' original texts are kept (see ``rawtexts``)."""
         return self._opened_texts()
@@ -245,9 +250,14 @@ class Store:
         return pa.RecordBatchReader.from_batches(with_texts, batches())
 
     def query_table(
-        self, name: str, table: pa.Table, sql: str, params: Sequence[Any] | None = None
+        self,
+        name: str,
+        table: pa.Table | pa.RecordBatchReader,
+        sql: str,
+        params: Sequence[Any] | None = None,
     ) -> list[tuple[Any, ...]]:
-        """Run ``sql`` with the Arrow ``table`` visible under ``name``; return its rows.
+        """Run ``sql`` with the Arrow ``table`` (or a stream of batches, scanned once)
+        visible under ``name``; return its rows.
 
         Without parameters the table is scanned through a relation: a registered
         table stays referenced until the transaction ends, which inside a long load

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -202,38 +203,47 @@ def test_a_new_shape_later_in_a_file_is_still_mapped(write_log: WriteLog) -> Non
     ) == [("bob", "delete", "db/x", "failure")]
 
 
-def test_batches_map_alike_whether_the_first_pass_maps_them_whole_or_not() -> None:
-    """A group is mapped by the cheap first pass while it maps every record, then in
-    one query with the fallback; the records land as a single batch would land them."""
+def test_records_map_alike_however_the_streams_are_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-memory store ends a stream every STAGE_BYTES. Cut after every batch, the
+    records land exactly as one stream lands them, rejects included, and no reject
+    is left among the events."""
+    import auditcli.load as loading
     from auditcli.ingest.framing import frame
-    from auditcli.load import _mapper_for, _sample, _Staging
 
     uniform = [event(id=f"u{i}") for i in range(40)]
     content = (
         jsonl(uniform)
         + jsonl([{"ts": "2026-03-12T15:00:00Z", "username": "fb", "operation": "op"}])
-        + b"not json\n\n"
+        + b"not json\n\n\xff\xfe not UTF-8 either\n"
         + jsonl([event(id="no-actor", actor=...), *uniform])
     )
+    expected = Store.open(":memory:")
+    load(expected, expand(["-"]), stdin=io.BytesIO(content))
+
     batches = list(frame(io.BytesIO(content), chunk_bytes=2048))
     assert len(batches) > 3
     store = Store.open(":memory:")
-    mapper = _mapper_for(_sample(batches[0]), LoadOptions())
-    staging = _Staging(store, limit=1)  # map each batch on its own
-    for batch in batches:
-        staging.add(mapper, batch, source_id=1)
-    staging.flush()
-    staging.close()
-    assert staging.mixed == {mapper.whole}
+    mapper = loading._mapper_for(loading._sample(batches[0]), LoadOptions())
+    monkeypatch.setattr(loading, "STAGE_BYTES", 1)
+    streams: list[object] = []
 
-    expected = Store.open(":memory:")
-    load(expected, expand(["-"]), stdin=io.BytesIO(content))
-    columns = "event_id, ts, actor, action, outcome, source_line, raw_ref AS raw"
+    def query_table(*args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        streams.append(args[1])
+        return Store.query_table(store, *args, **kwargs)
+
+    monkeypatch.setattr(store, "query_table", query_table)
+    loading._Streams(store).run(iter([loading._Item(mapper, 1, batch) for batch in batches]))
+    assert len(streams) == len(batches)
+
+    assert store.scalar("SELECT count(*) FROM event_rows WHERE ts IS NULL") == 0
+    columns = "event_id, ts, actor, action, outcome, error, extra, source_line, raw_ref AS raw"
     for sql in (
         f"SELECT {columns} FROM event_rows ORDER BY source_line",
         "SELECT source_line, reason, raw FROM reject_rows ORDER BY source_line",
     ):
         assert stored_rows(store, sql) == stored_rows(expected, sql)
+    rejects = store.fetchall("SELECT reason, raw FROM reject_rows ORDER BY source_line")
+    assert rejects == [("not JSON", "not json"), ("not JSON", "\\xff\\xfe not UTF-8 either")]
 
 
 def _hold_database(path: Path, seconds: float) -> subprocess.Popen[bytes]:

@@ -341,10 +341,10 @@ def test_a_new_database_does_not_adopt_a_texts_file_left_beside_it(
     assert _loaded(run, db, log).exit_code == 0
 
 
-def test_an_in_memory_store_gives_each_event_its_own_text_when_groups_interleave() -> None:
-    """Batches of two formats are staged in turn, so each group's references have gaps."""
+def test_an_in_memory_store_gives_each_event_its_own_text_when_streams_interleave() -> None:
+    """Batches of two formats come in turn, so each stream's references have gaps."""
     from auditcli.ingest.framing import frame
-    from auditcli.load import _mapper_for, _sample, _Staging
+    from auditcli.load import _Item, _mapper_for, _sample, _Streams
 
     first = jsonl([event(id=f"a{i}", actor=f"user{i}") for i in range(120)])
     second = jsonl(
@@ -358,13 +358,13 @@ def test_an_in_memory_store_gives_each_event_its_own_text_when_groups_interleave
         batches = [list(frame(io.BytesIO(data), chunk_bytes=2048)) for data in (first, second)]
         assert min(len(b) for b in batches) > 3
         mappers = [_mapper_for(_sample(b[0]), LoadOptions()) for b in batches]
-        assert mappers[0].whole != mappers[1].whole
-        staging = _Staging(store)
-        for pair in zip(*batches, strict=False):
-            for source_id, (mapper, batch) in enumerate(zip(mappers, pair, strict=True), 1):
-                staging.add(mapper, batch, source_id)
-        staging.flush()
-        staging.close()
+        assert mappers[0].sql != mappers[1].sql
+        items = [
+            _Item(mapper, source_id, batch)
+            for pair in zip(*batches, strict=False)
+            for source_id, (mapper, batch) in enumerate(zip(mappers, pair, strict=True), 1)
+        ]
+        _Streams(store).run(iter(items))
         assert len(_ids(store)) > 100
         assert _ids_in_texts(store) == _ids(store)
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from auditcli.errors import UsageError
 from auditcli.schema import EVENT_COLUMN_NAMES
@@ -134,42 +134,24 @@ def json_path(path: str) -> str:
     return "".join(out)
 
 
-#: Which records a mapping query yields (see ``mapping_sql``).
-Part = Literal["all", "first", "rest"]
-
-
 def mapping_sql(
-    adapter: JsonAdapter,
-    *,
-    source: str = "batch",
-    fallback: JsonAdapter | None = None,
-    part: Part = "all",
+    adapter: JsonAdapter, *, source: str = "batch", fallback: JsonAdapter | None = None
 ) -> str:
     """One SELECT mapping every record of ``source`` (columns source_id, raw, raw_ref,
-    doc, line).
+    doc, line), which it reads once.
 
     It yields the canonical columns that adapters fill, plus ``source_id``,
     ``source_line``, ``raw``, ``raw_ref`` and ``reject_reason`` (NULL for a good event,
     ``blank`` for an empty line). With ``fallback`` (a fuller adapter), records for
     which ``adapter`` finds no time, actor or action are mapped again by it; this lets
     a loader use an adapter pruned to the fields a file's first events use.
-
-    ``part`` splits that work in two. ``"first"`` maps with ``adapter`` alone and
-    counts as good events only those it maps completely, leaving the fallback
-    nothing to do (its other records are not good events, whatever their
-    ``reject_reason``); ``"rest"`` yields exactly the other records, mapped as by
-    ``"all"``. A query without the fallback is planned several times faster (its
-    ~100 expressions cost DuckDB as much to plan as mapping thousands of records),
-    so a loader maps a uniform source's batches with ``"first"`` alone.
     """
     paths: list[str] = []
     first = _expressions(adapter, paths, "x")
     first_pass = ",\n    ".join(f"{expr} AS {col}" for col, expr in first.items())
-    good = "ts IS NOT NULL AND NOT unparsed"
-    done = f"{good} AND actor IS NOT NULL AND action IS NOT NULL" if fallback else good
     columns = {col: col for col in MAPPED_COLUMNS}
     retry = ""
-    if fallback is not None and part != "first":
+    if fallback is not None:
         full_paths: list[str] = []
         full = _expressions(fallback, full_paths, "y")
         columns = {col: f"coalesce({col}, {full[col]})" for col in MAPPED_COLUMNS}
@@ -181,10 +163,6 @@ def mapping_sql(
     columns["event_id"] = f"coalesce({columns['event_id']}, 'h:' || left(md5(raw), 16))"
     columns["outcome"] = f"coalesce({columns['outcome']}, 'unknown')"
     selected = ",\n    ".join(f"{expr} AS {col}" for col, expr in columns.items())
-    # "first" tells its records apart inside reject_reason, not with a WHERE, which
-    # DuckDB would push below the parse and so parse every record twice.
-    kept = f"\n  WHERE NOT ({done})" if part == "rest" else ""
-    stored = done if part == "first" else good
     return f"""
 WITH parsed AS (
   SELECT source_id, raw, raw_ref, doc, line,
@@ -200,10 +178,10 @@ WITH parsed AS (
   SELECT
     {selected},
     source_id, line AS source_line, raw, raw_ref, doc, unparsed
-  FROM {"retried" if retry else "first_pass"}{kept}
+  FROM {"retried" if retry else "first_pass"}
 )
 SELECT * EXCLUDE (doc, unparsed),
-  CASE WHEN {stored} THEN NULL
+  CASE WHEN ts IS NOT NULL AND NOT unparsed THEN NULL
        WHEN NOT json_valid(doc) THEN
             CASE WHEN trim(doc, chr(32) || chr(9) || chr(13)) = '' THEN 'blank' ELSE 'not JSON' END
        WHEN json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
