@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from auditcli.cli import app
 from auditcli.cli.app import resolve_format
 from auditcli.render import OutputFormat
+from auditcli.store import Store
 from tests.conftest import REPO, SAMPLE_LOGS, event, jsonl
 
 Run = Callable[..., Result]
@@ -363,6 +364,61 @@ def test_a_real_process_streams_into_head_and_exits_cleanly(tmp_path: Path) -> N
     assert orjson.loads(first)["source_format"] == "generic-json"
     assert auditcli.returncode == 0
     assert b"Traceback" not in stderr
+
+
+def test_a_real_process_ends_with_its_output_written_and_its_database_closed(
+    tmp_path: Path,
+) -> None:
+    """``main`` ends the process without tearing the interpreter down: everything it
+    wrote must be there, the database checkpointed and each exit code kept."""
+    db = tmp_path / "case.duckdb"
+    loaded = subprocess.run(
+        _cli("load", "--db", str(db), str(SAMPLE_LOGS)), capture_output=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    out = tmp_path / "rows.jsonl"
+    query = ("filter", "--db", str(db), "--actor", "svc-deploy", "-f", "jsonl")
+    to_file = subprocess.run(_cli(*query, "--output", str(out)), capture_output=True, check=False)
+    to_pipe = subprocess.run(_cli(*query), capture_output=True, check=False)
+    assert to_file.returncode == to_pipe.returncode == 0
+    assert out.read_bytes() == to_pipe.stdout and to_pipe.stdout.count(b"\n") > 2
+    assert not Path(f"{db}.wal").exists()
+    reopened = Store.open(db, read_only=True)
+    try:
+        assert reopened.scalar("SELECT count(*) FROM access_log WHERE command = 'filter'") == 2
+    finally:
+        reopened.close()
+    usage = subprocess.run(_cli(*query, "--sort", "raw"), capture_output=True, check=False)
+    assert usage.returncode == 2 and usage.stdout == b""
+    assert usage.stderr.count(b"\n") <= 2 and b"raw" in usage.stderr
+
+
+def test_the_process_ends_normally_while_something_may_still_need_the_interpreter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import auditcli.cli as cli
+
+    ended: list[object] = []
+    monkeypatch.setattr(cli.os, "_exit", ended.append)
+    monkeypatch.delitem(sys.modules, "multiprocessing", raising=False)
+    cli._end_now("a message for stderr")
+    release = threading.Event()
+    helper = threading.Thread(target=release.wait)
+    helper.start()
+    try:
+        cli._end_now(0)
+    finally:
+        release.set()
+        helper.join()
+    monkeypatch.setitem(sys.modules, "multiprocessing", sys)
+    cli._end_now(0)
+    assert ended == []
+    monkeypatch.delitem(sys.modules, "multiprocessing")
+    cli._end_now(3)
+    cli._end_now(None)
+    assert ended == [3, 0]
 
 
 def test_help_lists_commands_and_exit_codes() -> None:

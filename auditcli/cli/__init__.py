@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 import typer
@@ -22,7 +24,31 @@ __all__ = ["app", "app_for", "main"]
 
 def main() -> None:
     """Console-script entry point."""
-    app_for(sys.argv[1:])()
+    try:
+        app_for(sys.argv[1:])()
+    except SystemExit as done:
+        _end_now(done.code)
+        raise
+
+
+def _end_now(code: object) -> None:
+    """End the process at once when nothing is left to run or write.
+
+    Tearing the interpreter down frees the objects of DuckDB, Arrow and typer one by
+    one (~40 ms, as long as a whole query on a big database). Skipped only when
+    stdout and stderr flush, no other thread runs and no process pool was ever
+    started (its clean-ups run at exit); a message exit code takes the normal path.
+    """
+    if code is not None and not isinstance(code, int):
+        return
+    if threading.active_count() > 1 or "multiprocessing" in sys.modules:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:
