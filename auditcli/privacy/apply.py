@@ -49,7 +49,8 @@ FREE_TEXT_COLUMNS = frozenset({"resource", "error", "reason", "command_line"})
 
 #: RE2, case-insensitive: matches every text ``DetectorSet.may_contain_secret`` can match
 #: for the built-in detectors (each branch of ``secrets._FAST_PRECHECK`` with its
-#: look-behinds dropped, so it matches more, never less).
+#: look-behinds dropped, or matched as the character before, so it matches more,
+#: never less).
 SECRET_PRECHECK = "|".join(
     (
         r"pass[-_. ]?w",
@@ -72,6 +73,9 @@ SECRET_PRECHECK = "|".join(
         r"basic",
         r"-----begin ",
         r"""/\\*/[^\s"/@]*:(?:[^\s"/@\\]|\\.)*@""",
+        # A card number starts a word, or follows an escape: as in the full precheck,
+        # not after a letter or digit (the hex of a hash), which RE2 cannot look behind.
+        r"(?:^|(?-i:[^0-9A-Za-z_.-])|\\[bfnrt]|\\u[0-9a-f]{4})"
         r"[2-6][0-9]{3}[ -]?[0-9]{4}(?:[0-9]{2}[ -]?[0-9]|[ -]?[0-9]{4})",
     )
 )
