@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditcli.errors import UsageError
 
@@ -35,6 +34,8 @@ def zone(name: str | None) -> tzinfo:
     if name == "local":
         local = datetime.now().astimezone().tzinfo
         return local if local is not None else UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only a named zone needs it
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as e:

@@ -23,7 +23,6 @@ reads the environment.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +77,8 @@ def read_policy(path: Path) -> Policy:
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
         raise UsageError(f"{path}: cannot read the policy file: {reason}") from e
+    import tomllib  # only a policy file needs it
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
