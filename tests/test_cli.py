@@ -396,23 +396,18 @@ def test_a_real_process_ends_with_its_output_written_and_its_database_closed(
 def test_the_process_ends_normally_while_something_may_still_need_the_interpreter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import threading
-
     import auditcli.cli as cli
 
     ended: list[object] = []
+    threads = [1]
     monkeypatch.setattr(cli.os, "_exit", ended.append)
+    monkeypatch.setattr(cli.threading, "active_count", lambda: threads[0])
     monkeypatch.delitem(sys.modules, "multiprocessing", raising=False)
     cli._end_now("a message for stderr")
-    release = threading.Event()
-    helper = threading.Thread(target=release.wait)
-    helper.start()
-    try:
-        cli._end_now(0)
-    finally:
-        release.set()
-        helper.join()
-    monkeypatch.setitem(sys.modules, "multiprocessing", sys)
+    threads[0] = 2  # a helper thread still runs
+    cli._end_now(0)
+    threads[0] = 1
+    monkeypatch.setitem(sys.modules, "multiprocessing", sys)  # a pool was started
     cli._end_now(0)
     assert ended == []
     monkeypatch.delitem(sys.modules, "multiprocessing")
