@@ -20,6 +20,10 @@
  * returns the four values as four lists (None in each where it refuses a line), the
  * lines' start offsets as int64s, and the offset to go on from.
  *
+ * link_block(data, ...) proves and hashes every line of a block and checks that each
+ * links to the one before, making no object per line: it returns what the walk needs
+ * of a clean block (see its comment), or None for any block that is not clean.
+ *
  * It returns None whenever it cannot prove all of this, for whatever reason: invalid
  * JSON, a name with an escape or a character at or above U+E000, an integer beyond
  * 2**53, deep nesting. The caller then takes the exact path (canonical.py), which also
@@ -906,6 +910,128 @@ done:
     return result;
 }
 
+/* -1, 0 or 1 as the byte strings a and b order (UTF-8: as their code points do). */
+static int
+compare_text(Ptr a, Py_ssize_t a_len, Ptr b, Py_ssize_t b_len)
+{
+    int order = memcmp(a, b, (size_t)(a_len < b_len ? a_len : b_len));
+    return order != 0 ? order : (a_len > b_len) - (a_len < b_len);
+}
+
+/* 1 when text is the lowercase hex of the 32 bytes of digest. */
+static int
+is_hex_of(const unsigned char *digest, Ptr text, Py_ssize_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    int i;
+    if (len != 64)
+        return 0;
+    for (i = 0; i < 32; i++)
+        if (text[2 * i] != (unsigned char)hex[digest[i] >> 4] ||
+            text[2 * i + 1] != (unsigned char)hex[digest[i] & 15])
+            return 0;
+    return 1;
+}
+
+/* link_block(data, hash_key, prev_key, time_keys): when every line of the block is
+ * proven, holds the lowercase hex SHA-256 of its cut bytes as its stored hash, names
+ * the stored hash of the line before as its predecessor (from the second line on) and
+ * has a string time, (starts, hashes, first_prev, first_time, last_time): the lines'
+ * int64 start offsets with one past the end, the int64 offset of each stored hash in
+ * data, the first line's predecessor, and the least and greatest time; else None. It
+ * makes no object per line: a clean block is the common case, anything else goes to
+ * examine_block. */
+static PyObject *
+link_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Keys keys;
+    Found found;
+    Ptr data, stop, p, last_hash = NULL, lo = NULL, hi = NULL;
+    Py_ssize_t size, count = 0, i, lo_len = 0, hi_len = 0;
+    PyObject *offsets = NULL, *hashes = NULL, *first_prev = NULL, *lo_text = NULL,
+             *hi_text = NULL, *result = NULL;
+    int64_t *starts, *at;
+    unsigned char digest[32];
+    (void)module;
+
+    if (nargs != 4 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "link_block(data, hash_key, prev_key, time_keys)");
+        return NULL;
+    }
+    if (read_keys(args[1], args[2], args[3], &keys) < 0)
+        return NULL;
+    if (!ossl_ready())
+        Py_RETURN_NONE;
+    data = (Ptr)PyBytes_AS_STRING(args[0]);
+    size = PyBytes_GET_SIZE(args[0]);
+    stop = data + size;
+    for (p = data; p < stop; count++) {
+        Ptr newline = memchr(p, '\n', (size_t)(stop - p));
+        p = newline ? newline + 1 : stop;
+    }
+    if (count == 0)
+        Py_RETURN_NONE;
+    offsets = PyBytes_FromStringAndSize(NULL, (count + 1) * (Py_ssize_t)sizeof(int64_t));
+    hashes = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    if (offsets == NULL || hashes == NULL)
+        goto done;
+    starts = (int64_t *)PyBytes_AS_STRING(offsets);
+    at = (int64_t *)PyBytes_AS_STRING(hashes);
+    for (i = 0, p = data; i < count; i++) {
+        Ptr newline = memchr(p, '\n', (size_t)(stop - p));
+        Ptr end = newline ? newline : stop, hash, time;
+        Py_ssize_t time_len;
+        if (prove_line(p, end, &keys, &found) < 0 || found.time_start == NULL ||
+            found.time_type != V_STRING)
+            goto refuse;
+        hash = found.hash_text.start;
+        if (!sha256_parts(p, (size_t)(found.cut_start - p), found.cut_stop,
+                          (size_t)(end - found.cut_stop), digest) ||
+            !is_hex_of(digest, hash, found.hash_text.stop - hash))
+            goto refuse;
+        if (i == 0) {
+            first_prev = PyUnicode_DecodeUTF8((const char *)found.prev_text.start,
+                                              found.prev_text.stop - found.prev_text.start,
+                                              "strict");
+            if (first_prev == NULL)
+                goto done;
+        }
+        else if (found.prev_text.stop - found.prev_text.start != 64 ||
+                 memcmp(found.prev_text.start, last_hash, 64) != 0)
+            goto refuse;
+        time = found.time_start + 1; /* inside the quotes */
+        time_len = found.time_stop - found.time_start - 2;
+        if (lo == NULL || compare_text(time, time_len, lo, lo_len) < 0) {
+            lo = time;
+            lo_len = time_len;
+        }
+        if (hi == NULL || compare_text(time, time_len, hi, hi_len) > 0) {
+            hi = time;
+            hi_len = time_len;
+        }
+        starts[i] = p - data;
+        at[i] = hash - data;
+        last_hash = hash;
+        p = newline ? newline + 1 : stop;
+    }
+    starts[count] = size + (data[size - 1] == '\n' ? 0 : 1);
+    lo_text = PyUnicode_DecodeUTF8((const char *)lo, lo_len, "strict");
+    hi_text = PyUnicode_DecodeUTF8((const char *)hi, hi_len, "strict");
+    if (lo_text != NULL && hi_text != NULL)
+        result = PyTuple_Pack(5, offsets, hashes, first_prev, lo_text, hi_text);
+    goto done;
+refuse:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(offsets);
+    Py_XDECREF(hashes);
+    Py_XDECREF(first_prev);
+    Py_XDECREF(lo_text);
+    Py_XDECREF(hi_text);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"examine", (PyCFunction)(void (*)(void))examine, METH_FASTCALL,
      "examine(line, hash_key, prev_key, time_keys) -> (hashed, stored, prev, time) | None"},
@@ -915,6 +1041,10 @@ static PyMethodDef methods[] = {
      " byte start, None where it refuses; starts are the lines' int64 offsets, next where to"
      " go on; with sha256 true and OpenSSL at hand, hashed holds hex SHA-256 digests of the"
      " cut lines instead, and digested says so"},
+    {"link_block", (PyCFunction)(void (*)(void))link_block, METH_FASTCALL,
+     "link_block(data, hash_key, prev_key, time_keys) -> (starts, hashes, first_prev,"
+     " first_time, last_time) | None: a block whose every line is proven, matches its"
+     " SHA-256 and links to the line before, without an object per line; else None"},
     {NULL, NULL, 0, NULL},
 };
 

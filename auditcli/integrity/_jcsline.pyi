@@ -15,3 +15,6 @@ def examine_block(
 ) -> tuple[
     list[bytes | str | None], list[str | None], list[str | None], list[object], bytes, int, bool
 ]: ...
+def link_block(
+    data: bytes, hash_key: bytes, prev_key: bytes, time_keys: tuple[bytes, ...], /
+) -> tuple[bytes, bytes, str, str, str] | None: ...

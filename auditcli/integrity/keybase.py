@@ -20,6 +20,7 @@ from auditcli.integrity.recipe import (
     ExaminedBlock,
     ExaminedLines,
     ExaminedMany,
+    LinkedBlock,
 )
 
 __all__ = ["KeybaseSigchainRecipe"]
@@ -68,5 +69,9 @@ class KeybaseSigchainRecipe:
         return None
 
     def examine_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> ExaminedBlock | None:
+        """No raw-line path: links are parsed."""
+        return None
+
+    def link_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> LinkedBlock | None:
         """No raw-line path: links are parsed."""
         return None

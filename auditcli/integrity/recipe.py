@@ -25,11 +25,13 @@ from auditcli.integrity.digests import DigestAlgorithm
 
 _examine_line: Callable[..., tuple[bytes, str, str, Any] | None] | None
 _examine_block: Callable[..., tuple[Any, Any, Any, Any, bytes, int, bool]] | None
+_link_block: Callable[..., LinkedBlock | None] | None
 try:  # the C fast path; without a compiler at install time the exact path does it all
     from auditcli.integrity._jcsline import examine as _examine_line
     from auditcli.integrity._jcsline import examine_block as _examine_block
+    from auditcli.integrity._jcsline import link_block as _link_block
 except ImportError:  # pragma: no cover - depends on the build
-    _examine_line = _examine_block = None
+    _examine_line = _examine_block = _link_block = None
 
 __all__ = [
     "SCHEME",
@@ -41,6 +43,7 @@ __all__ = [
     "ExaminedBlock",
     "ExaminedLines",
     "ExaminedMany",
+    "LinkedBlock",
 ]
 
 SCHEME = "auditcli-chain/1"
@@ -57,6 +60,12 @@ ExaminedLines = tuple[ExaminedMany, list[Any], list[int]]
 ExaminedBlock = tuple[ExaminedMany, list[Any], list[int], memoryview]
 """``ExaminedLines`` of a block's lines, and where each line starts: line ``i`` is
 ``data[offsets[i]:offsets[i + 1] - 1]``."""
+
+LinkedBlock = tuple[bytes, bytes, str, str, str]
+"""A clean block (every line matches its hash and names the line before): the lines'
+int64 starts (and one past the end) as in ``ExaminedBlock``, the int64 offset of each
+line's stored hash (64 hex digits) in the block, the first line's claimed predecessor,
+and the least and greatest of the lines' (string) times."""
 
 
 class EventShapeError(InputError):
@@ -105,6 +114,11 @@ class ChainRecipe(Protocol):
     def examine_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> ExaminedBlock | None:
         """``examine_lines`` of every line of a block of JSON lines, split on the way;
         None if unable. ``return None`` is a valid body."""
+        ...
+
+    def link_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> LinkedBlock | None:
+        """The block, when it is clean, without an object per line; else None (the
+        block then goes to ``examine_block``). ``return None`` is a valid body."""
         ...
 
 
@@ -249,6 +263,14 @@ class AuditChainRecipe:
                     results[i] = _SKIPPED
         hashed, stored, prevs, times = map(list, zip(*results, strict=True))
         return self._hashed(hashed, stored, prevs, times)
+
+    def link_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> LinkedBlock | None:
+        """The C module's check of a whole block with the plain SHA-256 scheme."""
+        hash_key, prev_key = self.hash_field.encode(), self.prev_field.encode()
+        plain_sha256 = self.key is None and self.algorithm is DigestAlgorithm.SHA256
+        if _link_block is None or not plain_sha256 or hash_key in time_keys:
+            return None
+        return _link_block(data, hash_key, prev_key, time_keys)
 
     def examine_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> ExaminedBlock | None:
         """``examine_lines`` of every line of a block, without making line objects."""

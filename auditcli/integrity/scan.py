@@ -217,6 +217,13 @@ def scan_block(
 ) -> BlockScan:
     """``scan_lines`` of the lines of ``data`` (split on newlines), through the recipe's
     block path when it has one: then lines become objects only where needed."""
+    linked = recipe.link_block(data, _TIME_KEYS)
+    if linked is not None:  # clean: no object per line, as the walk needs few of them
+        starts, hashes, first_prev, first_time, last_time = linked
+        lines = _BlockLines(data, memoryview(starts).cast("q"))
+        stored = _StoredHashes(data, memoryview(hashes).cast("q"))
+        clean = _Examined(stored, [0], True, first_prev, (first_time, last_time))
+        return _items(lines, clean, recipe, file, last_cut_short)
     fast = recipe.examine_block(data, _TIME_KEYS)
     if fast is None:
         return scan_lines(split_block(data), recipe, file, last_cut_short=last_cut_short)
@@ -249,6 +256,30 @@ class _BlockLines(Sequence[bytes]):
         if not 0 <= index < len(self):
             raise IndexError(index)
         return self._data[self._offsets[index] : self._offsets[index + 1] - 1]
+
+
+class _StoredHashes(Sequence[str]):
+    """The stored hashes of a clean block's lines (64 hex digits each), read from it on
+    demand."""
+
+    def __init__(self, data: bytes, offsets: memoryview) -> None:
+        self._data = data
+        self._offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = self._offsets[index]
+        return self._data[at : at + 64].decode("ascii")
 
 
 def _examine_again(
@@ -288,9 +319,36 @@ def _assemble(
         ]
     first_prev = prevs[0] if count else None
     first_ok = bool(count) and stored_of[0] is not None and stored_of[0] == computed[0]
+    found = _Examined(stored_of, irregular, first_ok, first_prev, _time_span(times))
+    return _items(lines, found, recipe, file, last_cut_short)
+
+
+@dataclass(frozen=True)
+class _Examined:
+    """What a block's items are made from."""
+
+    stored: Sequence[str | None]
+    """Each line's stored hash (None where it has none)."""
+    irregular: list[int]
+    """The lines that do not match their hash or link to the line before, and line 0."""
+    first_ok: bool
+    """The first line matches its hash."""
+    first_prev: str | None
+    time_span: tuple[str | None, str | None]
+
+
+def _items(
+    lines: Sequence[bytes],
+    found: _Examined,
+    recipe: ChainRecipe,
+    file: str,
+    last_cut_short: bool,
+) -> BlockScan:
+    """Full records near anything irregular, and runs between them."""
+    stored_of, irregular, first_prev = found.stored, found.irregular, found.first_prev
+    count = len(lines)
     blanks = sum(1 for i in irregular if not lines[i].strip())
 
-    # full records near anything irregular, runs between them
     full = _span_edges(count, irregular) if count else []
     plan: list[int | tuple[int, int]] = []  # a record's line index, or a run's range
     i = 0
@@ -305,7 +363,7 @@ def _assemble(
             end = count
         plan.append((i, end))
         i = end
-    whole_range = (0, count) if count and irregular in ([], [0]) and first_ok else None
+    whole_range = (0, count) if count and irregular in ([], [0]) and found.first_ok else None
     spans = [step for step in plan if isinstance(step, tuple)]
     hashes = _Hashes(stored_of, spans + ([whole_range] if whole_range else []))
     items: list[Item] = []
@@ -324,7 +382,7 @@ def _assemble(
     whole = None
     if whole_range is not None:
         whole = _run(lines, hashes, 0, count, first_prev, recipe, file, stored_of)
-    first_time, last_time = _time_span(times)
+    first_time, last_time = found.time_span
     return BlockScan(items, count, count - blanks, first_time, last_time, whole)
 
 
@@ -335,7 +393,7 @@ class _Hashes:
     behind its tip, and that keeps what a worker sends back small.
     """
 
-    def __init__(self, stored_of: list[str | None], runs: list[tuple[int, int]]) -> None:
+    def __init__(self, stored_of: Sequence[str | None], runs: list[tuple[int, int]]) -> None:
         self.base = min((max(start, end - LOOKBACK) for start, end in runs), default=0)
         stop = max((end for _, end in runs), default=0)
         texts = [text or "" for text in stored_of[self.base : stop]]
@@ -360,7 +418,7 @@ def _run(
     first_prev: str | None,
     recipe: ChainRecipe,
     file: str,
-    stored_of: list[str | None],
+    stored_of: Sequence[str | None],
 ) -> Run:
     """Lines ``start`` to ``end`` (exclusive, all clean) as one run."""
     kept, lo, hi = hashes.span(start, end)

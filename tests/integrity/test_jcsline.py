@@ -318,13 +318,109 @@ def test_a_scan_is_the_same_with_and_without_the_fast_path(
     if data.draw(st.booleans()):  # a file whose last line lacks its newline
         block = block[:-1]
     whole = scan_block(block, chain_recipe, "f")
-    saved = recipe._examine_line, recipe._examine_block
+    saved = recipe._examine_line, recipe._examine_block, recipe._link_block
     try:
-        recipe._examine_line = recipe._examine_block = None
+        recipe._examine_line = recipe._examine_block = recipe._link_block = None
         exact = scan_lines(lines, chain_recipe, "f")
         exact_block = scan_block(block, chain_recipe, "f")
         exact_split = scan_lines(split_block(block), chain_recipe, "f")
     finally:
-        recipe._examine_line, recipe._examine_block = saved
+        recipe._examine_line, recipe._examine_block, recipe._link_block = saved
     assert fast == exact
     assert whole == exact_block == exact_split
+
+
+#: Times in any order of code points, some of them below the quote (" " and "!").
+TIMES = st.text(
+    alphabet=st.sampled_from([" ", "!", "#", "0", "9", "Z", "a", "é", "\u4e2d", "\U0001f600"]),
+    max_size=6,
+)
+
+
+def _chained(payloads: list[dict[str, Any]], times: list[str] | None) -> list[bytes]:
+    chain_recipe = AuditChainRecipe()
+    lines, prev = [], "0" * 64
+    for index, payload in enumerate(payloads):
+        event = payload | {"prev_hash": prev}
+        if times is not None:
+            event["ts"] = times[index]
+        event["hash"] = prev = chain_recipe.digest(reference_bytes(event))
+        lines.append(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
+    return lines
+
+
+#: Events the C module proves canonical, mostly: so most intact blocks are clean.
+PLAIN_EVENTS = st.one_of(
+    st.dictionaries(PLAIN_NAMES, SIMPLE, max_size=6),
+    st.dictionaries(PLAIN_NAMES, SIMPLE, max_size=6),
+    st.dictionaries(PLAIN_NAMES, SIMPLE, max_size=6),
+    EVENTS,
+).map(lambda d: {k: v for k, v in d.items() if k not in ("hash", "prev_hash")})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(PLAIN_EVENTS, min_size=1, max_size=80),
+    st.lists(TIMES, min_size=80, max_size=80),
+    st.data(),
+)
+def test_a_clean_block_reads_the_same_without_an_object_per_line(
+    payloads: list[dict[str, Any]], times: list[str], data: st.DataObject
+) -> None:
+    """link_block takes a block only when it is clean, and then what the walk gets of it
+    (runs, edge records, times) is what the line-by-line path gives."""
+    chain_recipe = AuditChainRecipe()
+    lines = _chained(payloads, times)
+    block = b"".join(line + b"\n" for line in lines)
+    clean = native.link_block(block, b"hash", b"prev_hash", TIME_KEYS) is not None
+    damage = data.draw(st.sampled_from(["none", "byte", "drop", "swap", "blank", "cut"]))
+    if damage == "byte":
+        i = data.draw(st.integers(0, len(lines) - 1))
+        line = bytearray(lines[i])
+        line[data.draw(st.integers(0, len(line) - 1))] = data.draw(st.sampled_from(b'0a"{,9'))
+        lines[i] = bytes(line)
+    elif damage == "drop" and len(lines) > 1:
+        del lines[data.draw(st.integers(0, len(lines) - 1))]
+    elif damage == "swap" and len(lines) > 1:
+        i = data.draw(st.integers(0, len(lines) - 2))
+        lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    elif damage == "blank":
+        lines.insert(data.draw(st.integers(0, len(lines))), b"")
+    block = b"".join(line + b"\n" for line in lines)
+    if damage == "cut":  # a file whose last line lacks its newline
+        block = block[:-1]
+    linked = native.link_block(block, b"hash", b"prev_hash", TIME_KEYS)
+    fast = scan_block(block, chain_recipe, "f")
+    saved = recipe._link_block
+    try:
+        recipe._link_block = None
+        other = scan_block(block, chain_recipe, "f")
+    finally:
+        recipe._link_block = saved
+    assert fast == other
+    if damage in ("none", "cut"):
+        assert (linked is not None) == clean  # an intact block takes the fast path
+    if linked is not None:
+        assert fast.whole is not None and not [i for i in fast.items if _defect(i)]
+
+
+def _defect(item: object) -> bool:
+    return getattr(item, "hash_ok", True) is False
+
+
+def test_a_clean_block_takes_the_fast_path_and_a_block_without_times_does_not() -> None:
+    days = [f"2024-01-{i % 28 + 1:02d}" for i in range(100)]
+    lines = _chained([{"n": i} for i in range(100)], days)
+    block = b"".join(line + b"\n" for line in lines)
+    linked = native.link_block(block, b"hash", b"prev_hash", TIME_KEYS)
+    assert linked is not None
+    starts, hashes, first_prev, first_time, last_time = linked
+    assert (first_prev, first_time, last_time) == ("0" * 64, "2024-01-01", "2024-01-28")
+    offsets = memoryview(hashes).cast("q")
+    stored = [orjson.loads(line)["hash"].encode() for line in lines]
+    assert [block[at : at + 64] for at in offsets] == stored
+    assert list(memoryview(starts).cast("q"))[-1] == len(block)
+    untimed = b"".join(line + b"\n" for line in _chained([{"n": i} for i in range(3)], None))
+    assert AuditChainRecipe().examine_block(untimed, TIME_KEYS) is not None
+    assert native.link_block(untimed, b"hash", b"prev_hash", TIME_KEYS) is None
+    assert native.link_block(b"", b"hash", b"prev_hash", TIME_KEYS) is None
