@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -114,10 +115,11 @@ def load(
     results: list[SourceResult] = []
     first_reject: tuple[str, int, str] | None = None
     with store.transaction():
-        reading = _Reading(store, options, progress, stdin)
+        interrupted = threading.Event()  # set on Ctrl-C (see _interruptible)
+        reading = _Reading(store, options, progress, stdin, interrupted)
         items = reading.items(refs)
         try:
-            _Streams(store).run(items)
+            _Streams(store, interrupted).run(items)
         finally:
             items.close()
         for item in reading.read:
@@ -201,10 +203,12 @@ class _Reading:
         options: LoadOptions,
         progress: ProgressFn | None,
         stdin: BinaryIO | None,
+        interrupted: threading.Event,
     ) -> None:
         self.options = options
         self.progress = progress
         self.stdin = stdin
+        self.interrupted = interrupted
         self.read: list[SourceResult | _Pending] = []
         loaded = store.fetchall(
             "SELECT source_file, size_bytes, file_sha256 FROM sources WHERE file_sha256 IS NOT NULL"
@@ -244,7 +248,7 @@ class _Reading:
             reported = 0
             batches = frame(source.stream, prefilter=prefilter)
             if ref.size is None or ref.size > CHUNK_BYTES:
-                batches = _prefetched(batches)
+                batches = _prefetched(batches, self.interrupted)
             for batch in batches:
                 if mapper is None:
                     sample = _sample(batch)
@@ -390,10 +394,12 @@ class _Streams:
     stored (see ``Store.kept``), and its filter keeps few of the records it reads.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, interrupted: threading.Event) -> None:
         self.store = store
         self.texts = store.texts  # opened now: opening it queries the store
         self.limit = STAGE_BYTES if store.in_memory else None
+        self.interrupted = interrupted
+        """Set on Ctrl-C: the stream ends at its next batch (see ``_interruptible``)."""
         for macro in MACROS:  # what the mapping SQL calls
             store.execute(macro)
 
@@ -426,6 +432,8 @@ class _Streams:
                 current, refs = first, pool.submit(self.texts.append, first.batch.raw)
                 staged = _size(first.batch)
                 for item in items:
+                    if self.interrupted.is_set():
+                        raise KeyboardInterrupt
                     if (item.mapper.sql, item.mapper.params) != (mapper.sql, mapper.params) or (
                         self.limit is not None and staged >= self.limit
                     ):
@@ -439,7 +447,10 @@ class _Streams:
                 failed.append(error)
 
         reader = pa.RecordBatchReader.from_batches(_STAGED, batches())
-        self.store.query_table("batch", reader, mapper.sql, mapper.params)
+        _interruptible(
+            lambda: self.store.query_table("batch", reader, mapper.sql, mapper.params),
+            self.interrupted,
+        )
         if failed:
             raise failed[0]
         for sql in _MOVE_REJECTS:
@@ -447,6 +458,40 @@ class _Streams:
         for table in held:
             self.store.kept(table)
         return ended[0] if ended else None
+
+
+def _interruptible(run: Callable[[], object], stop: threading.Event) -> None:
+    """``run()`` on a helper thread, so that Ctrl-C reaches this one at once.
+
+    A stream's query can run for minutes, and a signal reaches only the main thread,
+    which inside DuckDB would not see it until the query ended (nor would DuckDB stop
+    a scan of a Python stream). Ctrl-C sets ``stop``, which ends the stream at its next
+    batch, and is raised once the query has let go of the connection. (An Event says
+    when: a ``Thread.join`` that Ctrl-C interrupts may report the thread finished.)
+    """
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            run()
+        except BaseException as error:  # raised below, on this thread
+            failed.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="auditcli-mapping", daemon=True).start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+        while not done.is_set():  # within a batch; a second Ctrl-C waits for it too
+            with suppress(KeyboardInterrupt):
+                done.wait(0.1)
+        raise
+    if failed:
+        raise failed[0]
 
 
 def _size(batch: Batch) -> int:
@@ -474,10 +519,14 @@ def _table(source_id: int, batch: Batch, refs: pa.Array) -> pa.Table:
 _DONE = object()
 
 
-def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+def _prefetched(
+    batches: Iterator[Batch], interrupted: threading.Event, depth: int = 2
+) -> Iterator[Batch]:
     """Frame the next batches on a helper thread while DuckDB maps this one.
 
     Framing holds the GIL and DuckDB releases it, so the two overlap on two cores.
+    Waiting for a batch (from an idle pipe) ends with KeyboardInterrupt once
+    ``interrupted`` is set, as the wait runs on one of DuckDB's threads.
     """
     handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -496,7 +545,12 @@ def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     worker.start()
     try:
         while True:
-            item = handoff.get()
+            try:
+                item = handoff.get(timeout=0.1)
+            except queue.Empty:
+                if interrupted.is_set():
+                    raise KeyboardInterrupt from None
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -505,7 +559,9 @@ def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
             yield item
     finally:
         stop.set()
-        while worker.is_alive():
+        # After Ctrl-C the worker may wait on an idle pipe: it is left to end with the
+        # process (a daemon thread), which is ending anyway.
+        while worker.is_alive() and not interrupted.is_set():
             try:
                 handoff.get_nowait()
             except queue.Empty:

@@ -410,10 +410,52 @@ def test_the_process_ends_normally_while_something_may_still_need_the_interprete
     monkeypatch.setitem(sys.modules, "multiprocessing", sys)  # a pool was started
     cli._end_now(0)
     assert ended == []
+    cli._end_now(130)  # but after Ctrl-C, even so: a helper may wait on an idle pipe
     monkeypatch.delitem(sys.modules, "multiprocessing")
     cli._end_now(3)
     cli._end_now(None)
-    assert ended == [3, 0]
+    assert ended == [130, 3, 0]
+
+
+def test_ctrl_c_during_a_load_stops_it_at_once_and_keeps_nothing(tmp_path: Path) -> None:
+    """The mapping query runs while the input is still being read; Ctrl-C must end it
+    (exit 130) and roll it back, even while the input waits on an idle pipe."""
+    import signal
+    import time
+
+    db = tmp_path / "case.duckdb"
+    pad = "x" * 2000
+    first = jsonl([event(id=f"e{i}", note=pad) for i in range(9000)])  # past one 16 MiB read
+    assert len(first) > 17 << 20
+    auditcli = subprocess.Popen(
+        _cli("load", "--db", str(db), "-"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        # as from a terminal, even where this runs as a background job (SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert auditcli.stdin is not None and auditcli.stderr is not None
+    auditcli.stdin.write(first)
+    auditcli.stdin.flush()
+    time.sleep(2)  # its first batches are being mapped; then the pipe stays idle
+    auditcli.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    try:
+        returncode = auditcli.wait(timeout=20)
+    finally:
+        auditcli.kill()
+        auditcli.stdin.close()
+    assert returncode == 130 and time.monotonic() - started < 5
+    stderr = auditcli.stderr.read()
+    assert b"interrupted" in stderr and b"Traceback" not in stderr
+    store = Store.open(db, read_only=True)
+    try:
+        assert store.scalar("SELECT count(*) FROM event_rows") == 0
+        assert store.scalar("SELECT count(*) FROM sources") == 0
+    finally:
+        store.close()
 
 
 def test_help_lists_commands_and_exit_codes() -> None:

@@ -6,6 +6,7 @@ import gzip
 import io
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -232,7 +233,8 @@ def test_records_map_alike_however_the_streams_are_cut(monkeypatch: pytest.Monke
         return Store.query_table(store, *args, **kwargs)
 
     monkeypatch.setattr(store, "query_table", query_table)
-    loading._Streams(store).run(iter([loading._Item(mapper, 1, batch) for batch in batches]))
+    items = iter([loading._Item(mapper, 1, batch) for batch in batches])
+    loading._Streams(store, threading.Event()).run(items)
     assert len(streams) == len(batches)
 
     assert store.scalar("SELECT count(*) FROM event_rows WHERE ts IS NULL") == 0

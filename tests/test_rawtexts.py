@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -364,7 +365,7 @@ def test_an_in_memory_store_gives_each_event_its_own_text_when_streams_interleav
             for pair in zip(*batches, strict=False)
             for source_id, (mapper, batch) in enumerate(zip(mappers, pair, strict=True), 1)
         ]
-        _Streams(store).run(iter(items))
+        _Streams(store, threading.Event()).run(iter(items))
         assert len(_ids(store)) > 100
         assert _ids_in_texts(store) == _ids(store)
     finally:

@@ -18,6 +18,7 @@ from auditcli.cli import (  # noqa: F401  (register commands)
     timeline,
 )
 from auditcli.cli.app import app
+from auditcli.diagnostics import ExitCode
 
 __all__ = ["app", "app_for", "main"]
 
@@ -38,10 +39,14 @@ def _end_now(code: object) -> None:
     one (~40 ms, as long as a whole query on a big database). Skipped only when
     stdout and stderr flush, no other thread runs and no process pool was ever
     started (its clean-ups run at exit); a message exit code takes the normal path.
+    After Ctrl-C (the command has rolled back and closed its database) it ends even
+    so: a helper thread may be waiting on an idle pipe, and the interpreter, which
+    cannot stop it, would then fail to close stdin.
     """
     if code is not None and not isinstance(code, int):
         return
-    if threading.active_count() > 1 or "multiprocessing" in sys.modules:
+    helpers = threading.active_count() > 1 or "multiprocessing" in sys.modules
+    if helpers and code != ExitCode.INTERRUPTED:
         return
     try:
         sys.stdout.flush()
