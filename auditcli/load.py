@@ -443,6 +443,8 @@ class _Streams:
                     yield from tables(current, refs.result())
                     current, refs, staged = item, ahead, staged + _size(item.batch)
                 yield from tables(current, refs.result())
+            except GeneratorExit:  # closed unread: the query failed, and says so
+                raise
             except BaseException as error:  # raised once DuckDB has let go of the stream
                 failed.append(error)
 
@@ -464,10 +466,10 @@ def _interruptible(run: Callable[[], object], stop: threading.Event) -> None:
     """``run()`` on a helper thread, so that Ctrl-C reaches this one at once.
 
     A stream's query can run for minutes, and a signal reaches only the main thread,
-    which inside DuckDB would not see it until the query ended (nor would DuckDB stop
-    a scan of a Python stream). Ctrl-C sets ``stop``, which ends the stream at its next
-    batch, and is raised once the query has let go of the connection. (An Event says
-    when: a ``Thread.join`` that Ctrl-C interrupts may report the thread finished.)
+    which, blocked inside DuckDB, would see it only when DuckDB happened to read the
+    stream on it. Ctrl-C sets ``stop``, which ends the stream at its next batch, and
+    is raised once the query has let go of the connection. (An Event says when: a
+    ``Thread.join`` that Ctrl-C interrupts may report the thread finished.)
     """
     failed: list[BaseException] = []
     done = threading.Event()
