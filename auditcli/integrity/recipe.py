@@ -264,11 +264,15 @@ class AuditChainRecipe:
         hashed, stored, prevs, times = map(list, zip(*results, strict=True))
         return self._hashed(hashed, stored, prevs, times)
 
+    @property
+    def _plain_sha256(self) -> bool:
+        """Unkeyed SHA-256: what the C module can hash itself."""
+        return self.key is None and self.algorithm is DigestAlgorithm.SHA256
+
     def link_block(self, data: bytes, time_keys: tuple[bytes, ...]) -> LinkedBlock | None:
         """The C module's check of a whole block with the plain SHA-256 scheme."""
         hash_key, prev_key = self.hash_field.encode(), self.prev_field.encode()
-        plain_sha256 = self.key is None and self.algorithm is DigestAlgorithm.SHA256
-        if _link_block is None or not plain_sha256 or hash_key in time_keys:
+        if _link_block is None or not self._plain_sha256 or hash_key in time_keys:
             return None
         return _link_block(data, hash_key, prev_key, time_keys)
 
@@ -284,7 +288,7 @@ class AuditChainRecipe:
         skipped: list[int] = []
         starts: list[bytes] = []
         position = 0
-        plain_sha256 = self.key is None and self.algorithm is DigestAlgorithm.SHA256
+        plain_sha256 = self._plain_sha256
         while position < len(data):
             # a chunk at a time: its objects are freed before the next, so memory is reused
             hashed, found, found_prevs, found_times, chunk_starts, position, digested = (
