@@ -3,8 +3,9 @@
     python bench/run.py                      # 1M and 10M events, 5 runs: the full run
     python bench/run.py --events 20000 --big 40000 --runs 1 --out /tmp/b.md   # a smoke run
 
-Every figure is a ratio against a peer measured in the same run (median of the
-runs, with the spread), so a noisy machine still gives honest numbers. Data is
+Every figure is a ratio against a peer timed in turn with it, round by round (median
+of the runs, with the spread), so a machine whose speed drifts still gives honest
+ratios. Data is
 generated into --workdir (default /tmp/auditcli-bench) and reused across runs.
 Writes a Markdown report (BENCHMARKS.md by default) with the machine and the
 command that reproduces it. Peers missing from the machine are reported as such.
@@ -25,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 AUDITCLI = [sys.executable, "-m", "auditcli"]
@@ -68,46 +70,72 @@ class Figure:
         return f"{self.peer.median / self.ours.median:.2f}x"
 
 
-def measure(
-    command: Sequence[str],
-    runs: int,
-    *,
-    stdin: Path | None = None,
-    cwd: Path | None = None,
-    before: Sequence[str] | None = None,
-) -> Timing | None:
-    """Run ``command`` ``runs`` times; None when its program is missing or it fails."""
-    if shutil.which(command[0]) is None and not Path(command[0]).exists():
-        return None
-    seconds = []
-    peak = 0.0
+@dataclass(frozen=True)
+class Job:
+    """One command to time, and how to run it."""
+
+    command: Sequence[str]
+    stdin: Path | None = None
+    cwd: Path | None = None
+    before: Sequence[str] | None = None
+    """Run (untimed) before each timed run, e.g. to remove what the last one made."""
+
+
+def measure_together(jobs: Sequence[Job], runs: int) -> list[Timing | None]:
+    """Time ``jobs`` in turn, ``runs`` rounds of one run each: a figure and its peer then
+    meet this machine's speed, which drifts from minute to minute, alike. None for a
+    job whose program is missing or that fails."""
+    seconds: list[list[float] | None] = [
+        [] if shutil.which(job.command[0]) or Path(job.command[0]).exists() else None
+        for job in jobs
+    ]
+    peaks = [0.0] * len(jobs)
     for _ in range(runs):
-        if before:
-            subprocess.run(before, check=True, capture_output=True)
-        with open(stdin or os.devnull, "rb") as source:
-            started = time.perf_counter()
-            process = subprocess.Popen(
-                command,
-                stdin=source,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=ENVIRONMENT,
-            )
-            _, status, usage = os.wait4(process.pid, 0)
-            elapsed = time.perf_counter() - started
-            assert process.stderr is not None
-            errors = process.stderr.read().decode(errors="replace")
-            process.stderr.close()
-            process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode not in (0, 1):
-            print(
-                f"failed ({process.returncode}): {shlex.join(command)}\n{errors}", file=sys.stderr
-            )
-            return None
-        seconds.append(elapsed)
-        peak = max(peak, usage.ru_maxrss / 1024)
-    return Timing(tuple(seconds), peak)
+        for index, job in enumerate(jobs):
+            times = seconds[index]
+            if times is None:
+                continue
+            timed = _run_once(job)
+            if timed is None:
+                seconds[index] = None
+                continue
+            times.append(timed[0])
+            peaks[index] = max(peaks[index], timed[1])
+    return [
+        Timing(tuple(times), peak) if times else None
+        for times, peak in zip(seconds, peaks, strict=True)
+    ]
+
+
+def measure(command: Sequence[str], runs: int, **how: Any) -> Timing | None:
+    """Run ``command`` ``runs`` times (see ``Job`` for ``how``)."""
+    return measure_together([Job(command, **how)], runs)[0]
+
+
+def _run_once(job: Job) -> tuple[float, float] | None:
+    """Wall seconds and peak RSS (MB) of one run of ``job``; None if it fails."""
+    if job.before:
+        subprocess.run(job.before, check=True, capture_output=True)
+    with open(job.stdin or os.devnull, "rb") as source:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            job.command,
+            stdin=source,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=job.cwd,
+            env=ENVIRONMENT,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        assert process.stderr is not None
+        errors = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+        returncode = os.waitstatus_to_exitcode(status)
+    if returncode not in (0, 1):
+        print(f"failed ({returncode}): {shlex.join(job.command)}\n{errors}", file=sys.stderr)
+        return None
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def _version(command: Sequence[str]) -> str:
@@ -196,10 +224,15 @@ def run(args: argparse.Namespace) -> list[Figure]:
     actor = "user0042@corp.example"
     figures: list[Figure] = []
 
-    ours = measure([*AUDITCLI, "filter", "--actor", actor, str(small), "--format", "jsonl"], runs)
-    jq = measure(["jq", "-c", f'select(.actor.id == "{actor}")', str(small)], runs)
-    mlr = measure(
-        ["mlr", "--ijsonl", "--ojsonl", "filter", f'$actor["id"] == "{actor}"', str(small)], runs
+    ours, jq, mlr = measure_together(
+        [
+            Job([*AUDITCLI, "filter", "--actor", actor, str(small), "--format", "jsonl"]),
+            Job(["jq", "-c", f'select(.actor.id == "{actor}")', str(small)]),
+            Job(
+                ["mlr", "--ijsonl", "--ojsonl", "filter", f'$actor["id"] == "{actor}"', str(small)]
+            ),
+        ],
+        runs,
     )
     figures.append(
         Figure(
@@ -227,13 +260,15 @@ def run(args: argparse.Namespace) -> list[Figure]:
         f"import duckdb; duckdb.connect({str(workdir / 'bare.duckdb')!r}).execute("
         f'"CREATE OR REPLACE TABLE t AS SELECT * FROM read_json({str(small)!r})")'
     )
-    ours = measure(
-        [*AUDITCLI, "load", str(small), "--db", str(db)],
+    ours, bare = measure_together(
+        [
+            Job(
+                [*AUDITCLI, "load", str(small), "--db", str(db)],
+                before=["rm", "-f", *_database_files(db)],
+            ),
+            Job([sys.executable, "-c", script], before=["rm", "-f", str(workdir / "bare.duckdb")]),
+        ],
         runs,
-        before=["rm", "-f", *_database_files(db)],
-    )
-    bare = measure(
-        [sys.executable, "-c", script], runs, before=["rm", "-f", str(workdir / "bare.duckdb")]
     )
     figures.append(
         Figure(
@@ -248,16 +283,45 @@ def run(args: argparse.Namespace) -> list[Figure]:
 
     for count, source in ((args.events, small), (args.big, big)):
         database = loaded_db(workdir, source)
-        ours = measure(
-            [*AUDITCLI, "filter", "--db", str(database), "--actor", actor, "--format", "jsonl"],
-            runs,
-        )
         bare_query = (
             f"import duckdb; duckdb.connect({str(database)!r}, read_only=True)"
             f".execute(\"SELECT * FROM events WHERE actor = '{actor}' ORDER BY ts\")"
             ".fetchall()"
         )
-        bare = measure([sys.executable, "-c", bare_query], runs)
+        timeline = [
+            *AUDITCLI,
+            "timeline",
+            "--db",
+            str(database),
+            "--at",
+            "2026-03-12T12:00:00Z",
+            "--window",
+            "30m",
+            "--actor",
+            actor,
+            "--expand",
+            "--format",
+            "jsonl",
+        ]
+        ours, around, bare = measure_together(
+            [
+                Job(
+                    [
+                        *AUDITCLI,
+                        "filter",
+                        "--db",
+                        str(database),
+                        "--actor",
+                        actor,
+                        "--format",
+                        "jsonl",
+                    ]
+                ),
+                Job(timeline),
+                Job([sys.executable, "-c", bare_query]),
+            ],
+            runs,
+        )
         figures.append(
             Figure(
                 f"warm filter, {count:,} events (db)",
@@ -268,28 +332,10 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 "DuckDB reading every block of the table for scattered matches; start-up",
             )
         )
-        ours = measure(
-            [
-                *AUDITCLI,
-                "timeline",
-                "--db",
-                str(database),
-                "--at",
-                "2026-03-12T12:00:00Z",
-                "--window",
-                "30m",
-                "--actor",
-                actor,
-                "--expand",
-                "--format",
-                "jsonl",
-            ],
-            runs,
-        )
         figures.append(
             Figure(
                 f"timeline --expand 30m, {count:,} events (db)",
-                ours,
+                around,
                 "bare DuckDB query",
                 bare,
                 "under 0.5 s at 10M",
@@ -297,8 +343,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
             )
         )
 
-    ours = measure([*AUDITCLI, "verify", str(small)], runs)
-    sha = measure(["sha256sum", str(small)], runs)
+    ours, sha = measure_together(
+        [Job([*AUDITCLI, "verify", str(small)]), Job(["sha256sum", str(small)])], runs
+    )
     figures.append(
         Figure(
             f"verify, {args.events:,} events",
@@ -349,10 +396,13 @@ def run(args: argparse.Namespace) -> list[Figure]:
 
 def _startup(runs: int) -> list[Figure]:
     """``--help`` and ``filter --help`` against a bare Python start."""
-    python = measure([sys.executable, "-c", "pass"], max(runs, 5))
+    commands = {"--help": ["--help"], "filter --help": ["filter", "--help"]}
+    python, *timings = measure_together(
+        [Job([sys.executable, "-c", "pass"]), *(Job([*AUDITCLI, *c]) for c in commands.values())],
+        max(runs, 5),
+    )
     figures = []
-    for label, command in (("--help", ["--help"]), ("filter --help", ["filter", "--help"])):
-        ours = measure([*AUDITCLI, *command], max(runs, 5))
+    for label, ours in zip(commands, timings, strict=True):
         figures.append(
             Figure(
                 f"start-up: auditcli {label}",
