@@ -244,31 +244,58 @@ class _Reading:
         prefilter = LinePrefilter()
         mapper: _Mapper | None = None
         chain: BackgroundCheck | str | None = None
-        with open_source(ref, self.stdin) as source:
-            reported = 0
-            batches = frame(source.stream, prefilter=prefilter)
-            if ref.size is None or ref.size > CHUNK_BYTES:
-                batches = _prefetched(batches, self.interrupted)
-            for batch in batches:
-                if mapper is None:
-                    sample = _sample(batch)
-                    mapper = _mapper_for(sample, options)
-                    checking = options.check_chains and options.event_filter is None
-                    start = chain_start(sample) if checking else None
-                    if start is not None:
-                        chain = start
-                        if ref.path is not None and not source.compressed:
-                            chain = BackgroundCheck(ref.path, default_recipe(start))
-                    if options.event_filter is not None:
-                        prefilter.needles = _needles(options.event_filter, mapper.adapter)
-                yield _Item(mapper, source_id, batch)
-                if progress is not None:
-                    progress(source.bytes_read - reported)
-                    reported = source.bytes_read
-            sha256 = source.sha256()
-            size = source.bytes_read
+        opened = _Opened()
+        reported = 0
+        batches = _framed(ref, self.stdin, prefilter, opened)
+        if ref.size is None or ref.size > CHUNK_BYTES:
+            # Read (and opened) on a helper thread: a wait for an idle pipe there still
+            # ends on Ctrl-C, as the thread taking the batches waits in slices.
+            batches = _prefetched(batches, self.interrupted)
+        for batch in batches:
+            if mapper is None:
+                sample = _sample(batch)
+                mapper = _mapper_for(sample, options)
+                checking = options.check_chains and options.event_filter is None
+                start = chain_start(sample) if checking else None
+                if start is not None:
+                    chain = start
+                    if ref.path is not None and not opened.compressed:
+                        chain = BackgroundCheck(ref.path, default_recipe(start))
+                if options.event_filter is not None:
+                    prefilter.needles = _needles(options.event_filter, mapper.adapter)
+            yield _Item(mapper, source_id, batch)
+            if progress is not None:
+                progress(opened.bytes_read - reported)
+                reported = opened.bytes_read
         adapter = mapper.adapter if mapper else None
-        self.read.append(_Pending(ref, source_id, sha256, size, adapter, loaded_at, chain))
+        self.read.append(
+            _Pending(ref, source_id, opened.sha256, opened.bytes_read, adapter, loaded_at, chain)
+        )
+
+
+@dataclass
+class _Opened:
+    """What reading a source has learnt of it so far (see ``_framed``)."""
+
+    compressed: bool = False
+    bytes_read: int = 0
+    """Stored (possibly compressed) bytes read."""
+    sha256: str = ""
+    """Set once the source is read to its end."""
+
+
+def _framed(
+    ref: SourceRef, stdin: BinaryIO | None, prefilter: LinePrefilter, opened: _Opened
+) -> Iterator[Batch]:
+    """The batches of ``ref``, opening it only once iterated, so that all of its reading,
+    from the first byte to the last, can run on another thread."""
+    with open_source(ref, stdin) as source:
+        opened.compressed = source.compressed
+        for batch in frame(source.stream, prefilter=prefilter):
+            opened.bytes_read = source.bytes_read
+            yield batch
+        opened.sha256 = source.sha256()
+        opened.bytes_read = source.bytes_read
 
 
 def _finish(store: Store, pending: _Pending) -> SourceResult:
@@ -553,6 +580,9 @@ def _prefetched(
                 if interrupted.is_set():
                     raise KeyboardInterrupt from None
                 continue
+            except KeyboardInterrupt:  # Ctrl-C on this (the main) thread
+                interrupted.set()
+                raise
             if item is _DONE:
                 return
             if isinstance(item, BaseException):

@@ -417,18 +417,30 @@ def test_the_process_ends_normally_while_something_may_still_need_the_interprete
     assert ended == [130, 3, 0]
 
 
-def test_ctrl_c_during_a_load_stops_it_at_once_and_keeps_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", ["a batch and more", "a few lines", "a file"])
+def test_ctrl_c_during_a_load_stops_it_at_once_and_keeps_nothing(
+    tmp_path: Path, first: str
+) -> None:
     """The mapping query runs while the input is still being read; Ctrl-C must end it
-    (exit 130) and roll it back, even while the input waits on an idle pipe."""
+    (exit 130) and roll it back while stdin, the first source or a later one, waits
+    on an idle pipe."""
     import signal
     import time
 
     db = tmp_path / "case.duckdb"
-    pad = "x" * 2000
-    first = jsonl([event(id=f"e{i}", note=pad) for i in range(9000)])  # past one 16 MiB read
-    assert len(first) > 17 << 20
+    sources = ["-"]
+    if first == "a batch and more":  # the stream is mapping when the input stops
+        data = jsonl([event(id=f"e{i}", note="x" * 2000) for i in range(9000)])
+        assert len(data) > 17 << 20  # past one 16 MiB read
+    elif first == "a few lines":  # not yet a batch: the first wait is on this thread
+        data = jsonl([event(id=f"e{i}") for i in range(10)])
+    else:  # a file mapped first, then stdin opened on one of DuckDB's threads
+        small = tmp_path / "first.jsonl"
+        small.write_bytes(jsonl([event(id=f"f{i}") for i in range(100)]))
+        sources = [str(small), "-"]
+        data = b""
     auditcli = subprocess.Popen(
-        _cli("load", "--db", str(db), "-"),
+        _cli("load", "--db", str(db), *sources),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -437,9 +449,9 @@ def test_ctrl_c_during_a_load_stops_it_at_once_and_keeps_nothing(tmp_path: Path)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert auditcli.stdin is not None and auditcli.stderr is not None
-    auditcli.stdin.write(first)
+    auditcli.stdin.write(data)
     auditcli.stdin.flush()
-    time.sleep(2)  # its first batches are being mapped; then the pipe stays idle
+    time.sleep(2 if data else 1.5)  # reading, mapping; then the pipe stays idle
     auditcli.send_signal(signal.SIGINT)
     started = time.monotonic()
     try:
