@@ -484,8 +484,8 @@ class _Streams:
             raise failed[0]
         for sql in _MOVE_REJECTS:
             self.store.execute(sql, [first.source_id])
-        for table in held:
-            self.store.kept(table)
+        if held:  # one lookup of the stored references for the whole stream
+            self.store.kept(pa.concat_tables(held))
         return ended[0] if ended else None
 
 
