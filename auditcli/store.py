@@ -74,7 +74,7 @@ class Store:
 
     def _opened_texts(self) -> FileTexts | MemoryTexts:
         if self._texts is None:
-            if self.path == MEMORY:
+            if self.in_memory:
                 self._texts = MemoryTexts()
             else:
                 meta = dict(
@@ -159,7 +159,7 @@ class Store:
         self.execute("SET enable_progress_bar = false")
         # Loads run in one transaction; a bounded buffer pool makes DuckDB spill to
         # its file instead of holding the whole load in memory.
-        if self.path != MEMORY:
+        if not self.in_memory:
             self.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if not create or existing:
             self._check_version()
