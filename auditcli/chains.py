@@ -73,7 +73,12 @@ def status_of(report: ChainReport) -> ChainStatus:
 
 
 class BackgroundCheck:
-    """Verify a file's chain on a helper thread (its workers use the other cores)."""
+    """Verify a file's chain on a helper thread, beside the load.
+
+    It checks in this process: the native check of a clean block lets go of the GIL,
+    so it runs beside the load's threads; worker processes would add their start-up
+    and their results' pickling on cores the load already fills.
+    """
 
     def __init__(self, path: Path, recipe: AuditChainRecipe) -> None:
         self._report: ChainReport | None = None
@@ -85,7 +90,7 @@ class BackgroundCheck:
 
     def _run(self, path: Path, recipe: AuditChainRecipe) -> None:
         try:
-            self._report = verify_chain([str(path)], recipe, jobs=2)
+            self._report = verify_chain([str(path)], recipe, jobs=1)
         except BaseException as error:  # reported as "could not check", never raised
             self._error = error
 

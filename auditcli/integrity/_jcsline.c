@@ -364,17 +364,25 @@ scan_number(Cursor *c, int *kind)
         long written;
         if (len > MAX_NUMBER)
             return -1;
+        PyGILState_STATE gil;
+        int same;
         memcpy(text, start, (size_t)len);
         text[len] = '\0';
+        /* Python's float parsing and printing: link_block may run without the GIL */
+        gil = PyGILState_Ensure();
         value = PyOS_string_to_double(text, NULL, NULL);
         if (value == -1.0 && PyErr_Occurred()) {
             PyErr_Clear();
+            PyGILState_Release(gil);
             return -1;
         }
-        if (value == 0.0 || !Py_IS_FINITE(value))
-            return -1; /* zero prints as "0", an int; overflow is not JSON's */
-        written = es6_format(value, printed, sizeof(printed));
-        if (written != len || memcmp(printed, text, (size_t)len) != 0)
+        /* zero prints as "0", an int; overflow is not JSON's */
+        written = value == 0.0 || !Py_IS_FINITE(value)
+                      ? -1
+                      : es6_format(value, printed, sizeof(printed));
+        PyGILState_Release(gil);
+        same = written == len && memcmp(printed, text, (size_t)len) == 0;
+        if (!same)
             return -1;
         *kind = 2;
     }
@@ -685,19 +693,21 @@ typedef void MdCtx;
 
 static struct {
     int state; /* 0 not tried, 1 ready, -1 unavailable */
-    MdCtx *ctx;
+    MdCtx *ctx; /* for callers holding the GIL */
     const Md *sha256;
+    MdCtx *(*ctx_new)(void);
+    void (*ctx_free)(MdCtx *);
     int (*init)(MdCtx *, const Md *, void *);
     int (*update)(MdCtx *, const void *, size_t);
     int (*final)(MdCtx *, unsigned char *, unsigned int *);
 } ossl;
 
 static int
-sha256_parts(Ptr a, size_t a_len, Ptr b, size_t b_len, unsigned char *digest)
+sha256_parts(MdCtx *ctx, Ptr a, size_t a_len, Ptr b, size_t b_len, unsigned char *digest)
 {
     unsigned int size = 0;
-    return ossl.init(ossl.ctx, ossl.sha256, NULL) == 1 && ossl.update(ossl.ctx, a, a_len) == 1 &&
-           ossl.update(ossl.ctx, b, b_len) == 1 && ossl.final(ossl.ctx, digest, &size) == 1 &&
+    return ossl.init(ctx, ossl.sha256, NULL) == 1 && ossl.update(ctx, a, a_len) == 1 &&
+           ossl.update(ctx, b, b_len) == 1 && ossl.final(ctx, digest, &size) == 1 &&
            size == 32;
 }
 
@@ -709,7 +719,7 @@ ossl_ready(void)
         0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
         0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
         0xf2, 0x00, 0x15, 0xad};
-    void *lib = NULL, *fetch, *sha256, *ctx_new;
+    void *lib = NULL, *fetch, *sha256;
     unsigned char digest[32];
     int i;
     PyObject *hashlib_module;
@@ -727,23 +737,25 @@ ossl_ready(void)
         lib = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
     if (lib == NULL)
         return 0;
-    ctx_new = dlsym(lib, "EVP_MD_CTX_new");
+    *(void **)&ossl.ctx_new = dlsym(lib, "EVP_MD_CTX_new");
+    *(void **)&ossl.ctx_free = dlsym(lib, "EVP_MD_CTX_free");
     *(void **)&ossl.init = dlsym(lib, "EVP_DigestInit_ex");
     *(void **)&ossl.update = dlsym(lib, "EVP_DigestUpdate");
     *(void **)&ossl.final = dlsym(lib, "EVP_DigestFinal_ex");
     fetch = dlsym(lib, "EVP_MD_fetch"); /* OpenSSL 3: fetch once, not at every init */
     sha256 = dlsym(lib, "EVP_sha256");
-    if (ctx_new == NULL || ossl.init == NULL || ossl.update == NULL || ossl.final == NULL)
+    if (ossl.ctx_new == NULL || ossl.ctx_free == NULL || ossl.init == NULL ||
+        ossl.update == NULL || ossl.final == NULL)
         return 0;
     if (fetch != NULL)
         ossl.sha256 = ((const Md *(*)(void *, const char *, const char *))fetch)(NULL, "SHA256",
                                                                                NULL);
     else if (sha256 != NULL)
         ossl.sha256 = ((const Md *(*)(void))sha256)();
-    ossl.ctx = ((MdCtx * (*)(void)) ctx_new)();
+    ossl.ctx = ossl.ctx_new();
     if (ossl.sha256 == NULL || ossl.ctx == NULL)
         return 0;
-    if (!sha256_parts((Ptr) "a", 1, (Ptr) "bc", 2, digest) || memcmp(digest, abc, 32) != 0)
+    if (!sha256_parts(ossl.ctx, (Ptr) "a", 1, (Ptr) "bc", 2, digest) || memcmp(digest, abc, 32) != 0)
         return 0;
     ossl.state = 1;
     return 1;
@@ -773,7 +785,7 @@ found_values(Ptr line, Ptr end, const Found *found, PyObject **out, int hashing)
     Py_ssize_t before = found->cut_start - line, after = end - found->cut_stop;
     if (hashing) { /* the hex SHA-256 of the bytes, instead of the bytes */
         unsigned char digest[32];
-        if (sha256_parts(line, (size_t)before, found->cut_stop, (size_t)after, digest))
+        if (sha256_parts(ossl.ctx, line, (size_t)before, found->cut_stop, (size_t)after, digest))
             out[0] = hex_digest(digest);
         else {
             out[0] = NULL;
@@ -933,25 +945,81 @@ is_hex_of(const unsigned char *digest, Ptr text, Py_ssize_t len)
     return 1;
 }
 
+/* What link_block's loop learns of a block; it runs without the GIL. */
+typedef struct {
+    int clean;
+    Ptr first_prev, lo, hi;
+    Py_ssize_t first_prev_len, lo_len, hi_len;
+} Links;
+
+/* The loop of link_block over the count lines of [data, data + size), with its own
+ * hashing context, so that it needs no GIL: other threads run meanwhile. */
+static void
+link_lines(Ptr data, Py_ssize_t size, Py_ssize_t count, const Keys *keys, MdCtx *ctx,
+           int64_t *starts, int64_t *at, Links *links)
+{
+    Found found;
+    Ptr stop = data + size, p = data, last_hash = NULL;
+    Py_ssize_t i;
+    unsigned char digest[32];
+
+    links->clean = 0;
+    for (i = 0; i < count; i++) {
+        Ptr newline = memchr(p, '\n', (size_t)(stop - p));
+        Ptr end = newline ? newline : stop, hash, time;
+        Py_ssize_t time_len;
+        if (prove_line(p, end, keys, &found) < 0 || found.time_start == NULL ||
+            found.time_type != V_STRING)
+            return;
+        hash = found.hash_text.start;
+        if (!sha256_parts(ctx, p, (size_t)(found.cut_start - p), found.cut_stop,
+                          (size_t)(end - found.cut_stop), digest) ||
+            !is_hex_of(digest, hash, found.hash_text.stop - hash))
+            return;
+        if (i == 0) {
+            links->first_prev = found.prev_text.start;
+            links->first_prev_len = found.prev_text.stop - found.prev_text.start;
+        }
+        else if (found.prev_text.stop - found.prev_text.start != 64 ||
+                 memcmp(found.prev_text.start, last_hash, 64) != 0)
+            return;
+        time = found.time_start + 1; /* inside the quotes */
+        time_len = found.time_stop - found.time_start - 2;
+        if (i == 0 || compare_text(time, time_len, links->lo, links->lo_len) < 0) {
+            links->lo = time;
+            links->lo_len = time_len;
+        }
+        if (i == 0 || compare_text(time, time_len, links->hi, links->hi_len) > 0) {
+            links->hi = time;
+            links->hi_len = time_len;
+        }
+        starts[i] = p - data;
+        at[i] = hash - data;
+        last_hash = hash;
+        p = newline ? newline + 1 : stop;
+    }
+    starts[count] = size + (data[size - 1] == '\n' ? 0 : 1);
+    links->clean = 1;
+}
+
 /* link_block(data, hash_key, prev_key, time_keys): when every line of the block is
  * proven, holds the lowercase hex SHA-256 of its cut bytes as its stored hash, names
  * the stored hash of the line before as its predecessor (from the second line on) and
  * has a string time, (starts, hashes, first_prev, first_time, last_time): the lines'
  * int64 start offsets with one past the end, the int64 offset of each stored hash in
  * data, the first line's predecessor, and the least and greatest time; else None. It
- * makes no object per line: a clean block is the common case, anything else goes to
- * examine_block. */
+ * makes no object per line (a clean block is the common case, anything else goes to
+ * examine_block), and lets other threads run while it reads the lines. */
 static PyObject *
 link_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Keys keys;
-    Found found;
-    Ptr data, stop, p, last_hash = NULL, lo = NULL, hi = NULL;
-    Py_ssize_t size, count = 0, i, lo_len = 0, hi_len = 0;
+    Links links = {0, NULL, NULL, NULL, 0, 0, 0};
+    Ptr data, stop, p;
+    Py_ssize_t size, count = 0;
     PyObject *offsets = NULL, *hashes = NULL, *first_prev = NULL, *lo_text = NULL,
              *hi_text = NULL, *result = NULL;
-    int64_t *starts, *at;
-    unsigned char digest[32];
+    MdCtx *ctx;
     (void)module;
 
     if (nargs != 4 || !PyBytes_Check(args[0])) {
@@ -973,56 +1041,28 @@ link_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     offsets = PyBytes_FromStringAndSize(NULL, (count + 1) * (Py_ssize_t)sizeof(int64_t));
     hashes = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
-    if (offsets == NULL || hashes == NULL)
+    ctx = ossl.ctx_new();
+    if (offsets == NULL || hashes == NULL || ctx == NULL) {
+        if (ctx == NULL && !PyErr_Occurred())
+            PyErr_NoMemory();
         goto done;
-    starts = (int64_t *)PyBytes_AS_STRING(offsets);
-    at = (int64_t *)PyBytes_AS_STRING(hashes);
-    for (i = 0, p = data; i < count; i++) {
-        Ptr newline = memchr(p, '\n', (size_t)(stop - p));
-        Ptr end = newline ? newline : stop, hash, time;
-        Py_ssize_t time_len;
-        if (prove_line(p, end, &keys, &found) < 0 || found.time_start == NULL ||
-            found.time_type != V_STRING)
-            goto refuse;
-        hash = found.hash_text.start;
-        if (!sha256_parts(p, (size_t)(found.cut_start - p), found.cut_stop,
-                          (size_t)(end - found.cut_stop), digest) ||
-            !is_hex_of(digest, hash, found.hash_text.stop - hash))
-            goto refuse;
-        if (i == 0) {
-            first_prev = PyUnicode_DecodeUTF8((const char *)found.prev_text.start,
-                                              found.prev_text.stop - found.prev_text.start,
-                                              "strict");
-            if (first_prev == NULL)
-                goto done;
-        }
-        else if (found.prev_text.stop - found.prev_text.start != 64 ||
-                 memcmp(found.prev_text.start, last_hash, 64) != 0)
-            goto refuse;
-        time = found.time_start + 1; /* inside the quotes */
-        time_len = found.time_stop - found.time_start - 2;
-        if (lo == NULL || compare_text(time, time_len, lo, lo_len) < 0) {
-            lo = time;
-            lo_len = time_len;
-        }
-        if (hi == NULL || compare_text(time, time_len, hi, hi_len) > 0) {
-            hi = time;
-            hi_len = time_len;
-        }
-        starts[i] = p - data;
-        at[i] = hash - data;
-        last_hash = hash;
-        p = newline ? newline + 1 : stop;
     }
-    starts[count] = size + (data[size - 1] == '\n' ? 0 : 1);
-    lo_text = PyUnicode_DecodeUTF8((const char *)lo, lo_len, "strict");
-    hi_text = PyUnicode_DecodeUTF8((const char *)hi, hi_len, "strict");
-    if (lo_text != NULL && hi_text != NULL)
+    Py_BEGIN_ALLOW_THREADS
+    link_lines(data, size, count, &keys, ctx, (int64_t *)PyBytes_AS_STRING(offsets),
+               (int64_t *)PyBytes_AS_STRING(hashes), &links);
+    Py_END_ALLOW_THREADS
+    ossl.ctx_free(ctx);
+    if (!links.clean) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    first_prev = PyUnicode_DecodeUTF8((const char *)links.first_prev, links.first_prev_len,
+                                      "strict");
+    lo_text = PyUnicode_DecodeUTF8((const char *)links.lo, links.lo_len, "strict");
+    hi_text = PyUnicode_DecodeUTF8((const char *)links.hi, links.hi_len, "strict");
+    if (first_prev != NULL && lo_text != NULL && hi_text != NULL)
         result = PyTuple_Pack(5, offsets, hashes, first_prev, lo_text, hi_text);
-    goto done;
-refuse:
-    result = Py_None;
-    Py_INCREF(result);
 done:
     Py_XDECREF(offsets);
     Py_XDECREF(hashes);

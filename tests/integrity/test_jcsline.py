@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -424,3 +425,24 @@ def test_a_clean_block_takes_the_fast_path_and_a_block_without_times_does_not() 
     assert AuditChainRecipe().examine_block(untimed, TIME_KEYS) is not None
     assert native.link_block(untimed, b"hash", b"prev_hash", TIME_KEYS) is None
     assert native.link_block(b"", b"hash", b"prev_hash", TIME_KEYS) is None
+
+
+def test_blocks_linked_on_several_threads_at_once_read_as_one_at_a_time() -> None:
+    """link_block lets go of the GIL and hashes with a context of its own: blocks linked
+    together on threads (numbers that need Python's float printing among them) give what
+    they give one at a time."""
+    numbers = [0.1, 1e-7, 0.30000000000000004, 123456789.12345679, 5e-324, 1e21, 7]
+    blocks = []
+    for seed in range(4):
+        payloads = [{"n": numbers[(i + seed) % len(numbers)], "i": i} for i in range(2000)]
+        days = [f"2024-0{seed + 1}-{i % 28 + 1:02d}" for i in range(2000)]
+        blocks.append(b"".join(line + b"\n" for line in _chained(payloads, days)))
+
+    def link(block: bytes) -> Any:
+        return native.link_block(block, b"hash", b"prev_hash", TIME_KEYS)
+
+    alone = [link(block) for block in blocks]
+    assert all(result is not None for result in alone)
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            assert list(pool.map(link, blocks)) == alone
