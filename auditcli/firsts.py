@@ -47,22 +47,22 @@ def record_first_seen(store: Store, source_ids: Sequence[int] | None) -> None:
         return
     empty = store.scalar("SELECT count(*) FROM first_seen") == 0
     which = "list_contains($ids, source_id)" if source_ids is not None else "true"
-    kind = """CASE WHEN grouping(source_ip) = 0 THEN 'ip'
-                   WHEN grouping(user_agent) = 0 THEN 'user_agent'
-                   WHEN grouping(resource) = 0 THEN 'resource'
-                   ELSE 'actor' END"""
-    value = "coalesce(source_ip, user_agent, resource, '')"
+    # Each event's keys (one per kind whose value it has), grouped as integers: the
+    # grouping sets of the strings themselves took half as long again.
+    keys = ", ".join(
+        row_key_sql(kind, "e")
+        if column is None
+        else f"CASE WHEN e.{column} IS NOT NULL THEN {row_key_sql(kind, 'e')} END"
+        for kind, column in KINDS.items()
+    )
     store.execute(
         f"""INSERT INTO first_seen
-           SELECT {key_sql(kind, "actor", value)}, min(ts)
-           FROM event_rows
-           WHERE {which} AND actor IS NOT NULL AND ts IS NOT NULL
-           GROUP BY GROUPING SETS ((actor), (actor, source_ip), (actor, user_agent),
-                                   (actor, resource))
-           HAVING grouping(source_ip) + grouping(user_agent) + grouping(resource) >= 2
-              AND (grouping(source_ip) = 1 OR source_ip IS NOT NULL)
-              AND (grouping(user_agent) = 1 OR user_agent IS NOT NULL)
-              AND (grouping(resource) = 1 OR resource IS NOT NULL)
+           SELECT key, min(ts) FROM (
+             SELECT unnest([{keys}]) AS key, e.ts
+             FROM event_rows e
+             WHERE {which} AND e.actor IS NOT NULL AND e.ts IS NOT NULL)
+           WHERE key IS NOT NULL
+           GROUP BY key
            ORDER BY 2""",
         {"ids": list(source_ids)} if source_ids is not None else None,
     )
