@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import threading
 import zlib
 from array import array
 from collections.abc import Callable
@@ -51,6 +52,9 @@ _LITTLE_ENDIAN = sys.byteorder == "little"
 _PREAD: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)
 #: Bytes read at a frame's offset: most frames fit, so one read gets the whole frame.
 _READ_AHEAD = 4096
+#: Bytes appended after which their writing to disk is started, on a helper thread,
+#: so that the sync before a commit finds little left to write.
+WRITE_BEHIND_BYTES = 64 << 20
 
 
 class Texts(Protocol):
@@ -84,6 +88,11 @@ def _read_at(descriptor: int, size: int, offset: int) -> bytes:
     return os.read(descriptor, size)
 
 
+def _quiet_fdatasync(descriptor: int) -> None:
+    with suppress(OSError):
+        getattr(os, "fdatasync", os.fsync)(descriptor)
+
+
 def _int64(numbers: array[int]) -> pa.Array:
     """``numbers`` (an ``array("q")``) as an Arrow int64 array, without a copy."""
     return pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
@@ -111,6 +120,8 @@ class FileTexts:
         self._writer: BinaryIO | None = None
         self._created = False
         """This process created the file: its name is made durable at the first sync."""
+        self._unsynced = 0
+        self._writing_behind: threading.Thread | None = None
         self._reader: int | None = None
         """A descriptor for reading, opened on the first fetch."""
         self._codec = pa.Codec("lz4_raw")
@@ -148,10 +159,31 @@ class FileTexts:
             position += len(frame)
         try:
             writer.writelines(frames)
+            self._unsynced += position - self.end
+            if self._unsynced >= WRITE_BEHIND_BYTES:
+                writer.flush()
+                self._write_behind(writer.fileno())
         except OSError as e:
             raise self._unwritable(e) from e
         self.end = position
         return _int64(refs)
+
+    def _write_behind(self, descriptor: int) -> None:
+        """Start writing what was appended to disk, unless that is still going on."""
+        if self._writing_behind is not None and self._writing_behind.is_alive():
+            return
+        self._unsynced = 0
+        self._writing_behind = threading.Thread(
+            target=_quiet_fdatasync, args=(descriptor,), name="auditcli-texts-sync", daemon=True
+        )
+        self._writing_behind.start()
+
+    def _written_behind(self) -> None:
+        """Wait for the writing started by ``_write_behind``, before the file is synced
+        or closed (its failure, if any, is the sync's to report)."""
+        if self._writing_behind is not None:
+            self._writing_behind.join()
+            self._writing_behind = None
 
     def _open_writer(self) -> BinaryIO:
         if self.end == HEADER_SIZE:
@@ -222,6 +254,7 @@ class FileTexts:
 
     def sync(self) -> None:
         """Make every append durable: called before the rows that refer to them commit."""
+        self._written_behind()
         if self._writer is not None:
             try:
                 self._writer.flush()
@@ -246,12 +279,14 @@ class FileTexts:
         ``raw_end``, where the texts in use end. What lies past it is cut before the
         next append, never here: a rollback must not cut texts a commit kept."""
         self.end = self.committed_end = end
+        self._written_behind()
         if self._writer is not None:
             writer, self._writer = self._writer, None
             with suppress(OSError, ValueError):
                 writer.close()
 
     def close(self) -> None:
+        self._written_behind()
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import Result
 
+from auditcli import rawtexts
 from auditcli.errors import StoreError
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
@@ -72,6 +73,40 @@ def test_texts_are_framed_a_few_at_a_time(tmp_path: Path) -> None:
     refs = texts.append(pa.array([f"text {i}" for i in range(3 * FRAME_TEXTS + 1)]))
     frames = {ref >> 8 for ref in refs.to_pylist()}
     assert len(frames) == 4
+    texts.close()
+
+
+def test_appends_are_written_to_disk_behind_and_the_sync_waits_for_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past WRITE_BEHIND_BYTES, an append starts syncing the file on a helper thread;
+    the sync before a commit (and close) waits for it, and the texts read back."""
+    started = threading.Event()
+    release = threading.Event()
+    synced: list[int] = []
+
+    def slow_fdatasync(descriptor: int) -> None:
+        started.set()
+        release.wait(5)
+        synced.append(descriptor)
+
+    monkeypatch.setattr(rawtexts, "WRITE_BEHIND_BYTES", 1000)
+    monkeypatch.setattr(rawtexts.os, "fdatasync", slow_fdatasync, raising=False)
+    texts = FileTexts(tmp_path / "db.raw", new_file_id(), HEADER_SIZE)
+    batches = [[f"batch {b} text {i} " * 20 for i in range(40)] for b in range(3)]
+    refs = [texts.append(pa.array(batch)) for batch in batches]
+    assert started.wait(5)  # one sync behind the appends, the next ones not stacked on it
+    assert [t.name for t in threading.enumerate()].count("auditcli-texts-sync") == 1
+    syncing = threading.Thread(target=texts.sync)
+    syncing.start()
+    syncing.join(0.2)
+    assert syncing.is_alive()  # waits for the writing behind
+    release.set()
+    syncing.join(5)
+    assert not syncing.is_alive() and synced
+    assert "auditcli-texts-sync" not in [t.name for t in threading.enumerate()]
+    for batch, batch_refs in zip(batches, refs, strict=True):
+        assert texts.fetch(batch_refs).to_pylist() == batch
     texts.close()
 
 
