@@ -48,7 +48,7 @@ MACROS = (
     # that is itself valid JSON text cannot be told from an object and counts as absent.
     """CREATE OR REPLACE TEMP MACRO _s(v) AS
        CASE WHEN v = '' THEN NULL
-            WHEN left(v, 1) IN ('{', '[') AND json_valid(v) THEN NULL
+            WHEN (prefix(v, '{') OR prefix(v, '[')) AND json_valid(v) THEN NULL
             ELSE v END""",
     # Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by size.
     """CREATE OR REPLACE TEMP MACRO _epoch(v) AS
@@ -63,12 +63,13 @@ MACROS = (
                      THEN _epoch(CAST(v AS DOUBLE)) END)""",
     # success | failure from a status word, a boolean, an HTTP code or an error; else NULL
     # (mapping_sql turns a NULL outcome into 'unknown' once every adapter had its say).
+    # list_contains, not IN: DuckDB plans a long IN list as a join, which costs more.
     """CREATE OR REPLACE TEMP MACRO _outcome(status, err) AS
-       CASE WHEN lower(status) IN ('success', 'succeeded', 'successful', 'ok', 'allow',
-                                   'allowed', 'true', 'pass', 'passed', 'granted', 'permit')
+       CASE WHEN list_contains(['success', 'succeeded', 'successful', 'ok', 'allow', 'allowed',
+                                'true', 'pass', 'passed', 'granted', 'permit'], lower(status))
                  THEN 'success'
-            WHEN lower(status) IN ('failure', 'failed', 'fail', 'error', 'denied', 'deny',
-                                   'false', 'blocked', 'rejected', 'unauthorized', 'forbidden')
+            WHEN list_contains(['failure', 'failed', 'fail', 'error', 'denied', 'deny', 'false',
+                                'blocked', 'rejected', 'unauthorized', 'forbidden'], lower(status))
                  THEN 'failure'
             WHEN regexp_full_match(status, '[1-5]\\d\\d')
                  THEN CASE WHEN CAST(status AS INTEGER) < 400 THEN 'success' ELSE 'failure' END
