@@ -509,7 +509,8 @@ def _interruptible(run: Callable[[], object], stop: threading.Event) -> None:
         finally:
             done.set()
 
-    threading.Thread(target=target, name="auditcli-mapping", daemon=True).start()
+    helper = threading.Thread(target=target, name="auditcli-mapping", daemon=True)
+    helper.start()
     try:
         while not done.wait(0.1):
             pass
@@ -519,6 +520,7 @@ def _interruptible(run: Callable[[], object], stop: threading.Event) -> None:
             with suppress(KeyboardInterrupt):
                 done.wait(0.1)
         raise
+    helper.join()  # it has finished run(): gone at once, so the CLI can end at once
     if failed:
         raise failed[0]
 

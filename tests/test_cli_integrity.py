@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import orjson
 import pytest
 from typer.testing import Result
 
+from auditcli.store import Store
 from tests.conftest import SAMPLE_LOGS, event
 
 Run = Callable[..., Result]
@@ -212,3 +215,22 @@ def test_verify_with_nothing_to_verify_says_what_to_give(run: Run) -> None:
     result = run("verify")
     assert result.exit_code == 2
     assert "auditcli: error: nothing to verify" in result.stderr
+
+
+def test_a_load_checks_its_files_chain_in_process(sealed: Path, tmp_path: Path) -> None:
+    """A file's chain is checked on a thread of the load (no process pool is started, so
+    the CLI may end at once), and the check is recorded."""
+    db = tmp_path / "case.duckdb"
+    script = (
+        "import sys; from auditcli.cli import app_for\n"
+        f"args = ['load', {str(sealed)!r}, '--db', {str(db)!r}]\n"
+        "try: app_for(args)(args)\n"
+        "except SystemExit as done: print(done.code, 'multiprocessing' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+    assert ran.stdout.split() == [b"0", b"False"], ran.stderr
+    store = Store.open(db, read_only=True)
+    try:
+        assert store.fetchall("SELECT status, events FROM chain_checks") == [("intact", 20)]
+    finally:
+        store.close()

@@ -9,14 +9,13 @@ defect and raises only when the input cannot be verified at all. It never prints
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from auditcli.errors import ChainUnverifiableError, UsageError
 from auditcli.integrity import sources
@@ -34,6 +33,9 @@ from auditcli.integrity.sources import (
     source_size,
 )
 from auditcli.integrity.walk import LinkWalk
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["Anchor", "verify_chain", "verify_texts"]
 
@@ -86,6 +88,11 @@ class _Workers:
             yield from map(scan, tasks)
             return
         if self._pool is None:
+            # Imported only now: the CLI ends at once unless a pool may have started
+            # (see cli._end_now), and a load checks its chain without one.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # fork starts workers at once but is safe only while no other thread runs
             # (load checks a chain on a helper thread beside DuckDB's): else forkserver
             methods = multiprocessing.get_all_start_methods()
