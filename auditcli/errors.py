@@ -50,3 +50,15 @@ class StoreError(AuditCliError):
 
 class ProblemFound(AuditCliError):
     """The command ran and found a problem: rejects under --strict, tampering (exit 1)."""
+
+
+#: What DuckDB's Python client raises when Ctrl-C stops a query running on the
+#: main thread: it takes the signal itself, so no KeyboardInterrupt follows.
+_DUCKDB_INTERRUPTED = "Query interrupted"
+
+
+def is_interruption(error: BaseException) -> bool:
+    """True for Ctrl-C, whether Python or DuckDB (in a query) took the signal."""
+    return isinstance(error, KeyboardInterrupt) or (
+        isinstance(error, RuntimeError) and str(error) == _DUCKDB_INTERRUPTED
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from auditcli.errors import StoreError
+from auditcli.errors import StoreError, is_interruption
 from auditcli.rawtexts import (
     HEADER_SIZE,
     FileTexts,
@@ -281,7 +281,9 @@ class Store:
 
         Texts appended to a texts file are made durable, past the last one a stored
         row refers to, before the rows that refer to them commit with the file's new
-        end (``raw_end``); after a rollback, ``raw_end`` says where the texts end.
+        end (``raw_end``); after a rollback, ``raw_end`` says where the texts end. A
+        Ctrl-C that DuckDB reports from a COMMIT it completed is not raised: the work
+        is kept, and the caller goes on as after any commit.
         """
         self.execute("BEGIN TRANSACTION")
         try:
@@ -291,7 +293,11 @@ class Store:
                 texts.trim(self.scalar(_LAST_NEW_REF, [texts.first_new_ref] * 2))
                 texts.sync()
                 self.execute("UPDATE meta SET value = ? WHERE key = 'raw_end'", [str(texts.end)])
-            self.execute("COMMIT")
+            try:
+                self.execute("COMMIT")
+            except (KeyboardInterrupt, RuntimeError) as error:
+                if not (is_interruption(error) and self._committed_anyway(texts)):
+                    raise
             if texts is not None:
                 texts.committed()
         except BaseException:
@@ -301,6 +307,13 @@ class Store:
             if texts is not None:
                 texts.reset(self._committed_raw_end(texts.committed_end))
             raise
+
+    def _committed_anyway(self, texts: FileTexts | None) -> bool:
+        """After Ctrl-C in COMMIT: True when DuckDB had committed all the same, which
+        the texts' new end, stored with the rows, shows (when texts were appended)."""
+        if texts is None or texts.end == texts.committed_end:
+            return False
+        return self._committed_raw_end(-1) == texts.end
 
     def _committed_raw_end(self, otherwise: int) -> int:
         """``raw_end`` as committed (``otherwise`` if it cannot be read)."""

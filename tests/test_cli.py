@@ -470,6 +470,58 @@ def test_ctrl_c_during_a_load_stops_it_at_once_and_keeps_nothing(
         store.close()
 
 
+def test_ctrl_c_while_duckdb_runs_a_query_exits_130_not_as_an_internal_error(
+    tmp_path: Path,
+) -> None:
+    """DuckDB takes a Ctrl-C that lands inside a query and raises its own RuntimeError:
+    a command must still end as interrupted (130), with no traceback."""
+    import signal
+    import time
+
+    # filter's query made endless, with a word on stderr once it runs
+    script = (
+        "import sys\n"
+        "import auditcli.store as store\n"
+        "def endless(self, *args, **kwargs):\n"
+        "    sys.stderr.write('querying\\n'); sys.stderr.flush()\n"
+        "    self.connection.execute('SET threads = 1')  # run on this thread, which polls\n"
+        "    self.connection.execute('SELECT count(*) FROM range(1000000000000) t(i) '\n"
+        "                            'WHERE i % 7 = 3').fetchall()\n"
+        "store.Store.arrow_reader = endless\n"
+        "from auditcli.cli import main\n"
+        "main()\n"
+    )
+    auditcli = subprocess.Popen(
+        [sys.executable, "-c", script, "filter", str(SAMPLE_LOGS), "--format", "jsonl"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert auditcli.stderr is not None
+    try:
+        assert auditcli.stderr.readline() == b"querying\n"
+        time.sleep(0.3)
+        auditcli.send_signal(signal.SIGINT)
+        returncode = auditcli.wait(timeout=20)
+    finally:
+        auditcli.kill()
+    stderr = auditcli.stderr.read()
+    assert returncode == 130, stderr
+    assert b"interrupted" in stderr and b"internal error" not in stderr
+    assert b"Traceback" not in stderr
+
+
+def test_an_interruption_is_ctrl_c_taken_by_python_or_by_duckdb() -> None:
+    from auditcli.cli.safety import _exit_code
+    from auditcli.errors import is_interruption
+
+    for error in (KeyboardInterrupt(), RuntimeError("Query interrupted")):
+        assert is_interruption(error) and _exit_code(error) == 130
+    for error in (RuntimeError("Query failed"), ValueError("Query interrupted")):
+        assert not is_interruption(error) and _exit_code(error) == 4
+
+
 def test_help_lists_commands_and_exit_codes() -> None:
     done = subprocess.run(_cli("--help"), capture_output=True, text=True, cwd=REPO, check=False)
     assert done.returncode == 0

@@ -162,10 +162,20 @@ def test_a_rolled_back_load_leaves_the_texts_in_use_as_they_were(
     assert [orjson.loads(t)["id"] for t in _raws(run, db)] == ["a1", "a2", "c1"]
 
 
-def test_an_interrupt_just_after_the_commit_keeps_the_committed_texts(
-    write_log: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "interrupt",
+    [KeyboardInterrupt, lambda: RuntimeError("Query interrupted")],
+    ids=["python", "duckdb"],
+)
+def test_an_interrupt_once_duckdb_has_committed_keeps_the_load(
+    write_log: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupt: Callable[[], BaseException],
 ) -> None:
-    """Ctrl-C may land once DuckDB has committed: the texts then stay in use."""
+    """Ctrl-C may land in COMMIT once DuckDB has committed (DuckDB then reports it as
+    its own RuntimeError): the load stands, texts and all, and is not reported as
+    interrupted."""
     db = tmp_path / "case.duckdb"
     store = Store.open(db)
     committed = Store.execute
@@ -173,16 +183,39 @@ def test_an_interrupt_just_after_the_commit_keeps_the_committed_texts(
     def execute(self: Store, sql: str, params: Any = None) -> None:
         committed(self, sql, params)
         if sql == "COMMIT":
-            raise KeyboardInterrupt
+            raise interrupt()
 
     monkeypatch.setattr(Store, "execute", execute)
-    with pytest.raises(KeyboardInterrupt):
-        load(store, expand([str(write_log("a.jsonl", [event(id="a1"), event(id="a2")]))]))
+    report = load(store, expand([str(write_log("a.jsonl", [event(id="a1"), event(id="a2")]))]))
     monkeypatch.undo()
+    assert report.events == 2
     texts = store.arrow_reader("SELECT raw_ref AS raw FROM events ORDER BY source_line")
     assert [orjson.loads(t)["id"] for t in texts.read_all().column(0).to_pylist()] == ["a1", "a2"]
     store.close()
     assert texts_path(db).stat().st_size == _raw_end(db)
+
+
+def test_an_interrupt_that_stops_the_commit_keeps_nothing(
+    write_log: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "case.duckdb"
+    store = Store.open(db)
+    end = _raw_end(db)
+    executed = Store.execute
+
+    def execute(self: Store, sql: str, params: Any = None) -> None:
+        if sql == "COMMIT":  # what DuckDB does when Ctrl-C stops the commit itself
+            executed(self, "ROLLBACK")
+            raise RuntimeError("Query interrupted")
+        executed(self, sql, params)
+
+    monkeypatch.setattr(Store, "execute", execute)
+    with pytest.raises(RuntimeError, match="Query interrupted"):
+        load(store, expand([str(write_log("a.jsonl", [event(id="a1")]))]))
+    monkeypatch.undo()
+    assert store.scalar("SELECT count(*) FROM events") == 0
+    store.close()
+    assert _raw_end(db) == end
 
 
 def test_what_an_interrupted_load_appended_is_cut_before_the_next(

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, TypeVar
+from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 
 import typer
 
 from auditcli import diagnostics
 from auditcli.diagnostics import EXIT_CODES_HELP, ExitCode
-from auditcli.errors import AuditCliError, UsageError
+from auditcli.errors import AuditCliError, UsageError, is_interruption
 from auditcli.render import OutputFormat
 
 app = typer.Typer(
@@ -55,9 +55,10 @@ def command(func: F) -> F:
             _silence_stdout()
             raise typer.Exit(ExitCode.OK) from None
         except KeyboardInterrupt:
-            diagnostics.error("interrupted")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            _interrupted()
         except Exception as e:
+            if is_interruption(e):  # DuckDB took the Ctrl-C inside a query
+                _interrupted()
             if debug:
                 raise
             diagnostics.error(
@@ -66,6 +67,11 @@ def command(func: F) -> F:
             raise typer.Exit(ExitCode.INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupted() -> NoReturn:
+    diagnostics.error("interrupted")
+    raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 def _silence_stdout() -> None:

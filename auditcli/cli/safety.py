@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 from auditcli.cli.app import now
 from auditcli.diagnostics import ExitCode, exit_code_for
-from auditcli.errors import AuditCliError
+from auditcli.errors import AuditCliError, is_interruption
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _exit_code(error: BaseException) -> int:
             return int(error.exit_code)
         case AuditCliError():
             return int(exit_code_for(error))
-        case KeyboardInterrupt():
+        case _ if is_interruption(error):
             return int(ExitCode.INTERRUPTED)
         case BrokenPipeError():
             return int(ExitCode.OK)
