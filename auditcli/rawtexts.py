@@ -88,11 +88,6 @@ def _read_at(descriptor: int, size: int, offset: int) -> bytes:
     return os.read(descriptor, size)
 
 
-def _quiet_fdatasync(descriptor: int) -> None:
-    with suppress(OSError):
-        getattr(os, "fdatasync", os.fsync)(descriptor)
-
-
 def _int64(numbers: array[int]) -> pa.Array:
     """``numbers`` (an ``array("q")``) as an Arrow int64 array, without a copy."""
     return pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
@@ -122,6 +117,9 @@ class FileTexts:
         """This process created the file: its name is made durable at the first sync."""
         self._unsynced = 0
         self._writing_behind: threading.Thread | None = None
+        self._behind_failed: OSError | None = None
+        """What writing behind met: the kernel reports a failed write back only once,
+        so ``sync`` must report it, not find the file clean."""
         self._reader: int | None = None
         """A descriptor for reading, opened on the first fetch."""
         self._codec = pa.Codec("lz4_raw")
@@ -174,16 +172,24 @@ class FileTexts:
             return
         self._unsynced = 0
         self._writing_behind = threading.Thread(
-            target=_quiet_fdatasync, args=(descriptor,), name="auditcli-texts-sync", daemon=True
+            target=self._sync_behind, args=(descriptor,), name="auditcli-texts-sync", daemon=True
         )
         self._writing_behind.start()
 
-    def _written_behind(self) -> None:
-        """Wait for the writing started by ``_write_behind``, before the file is synced
-        or closed (its failure, if any, is the sync's to report)."""
+    def _sync_behind(self, descriptor: int) -> None:
+        try:
+            getattr(os, "fdatasync", os.fsync)(descriptor)
+        except OSError as e:
+            self._behind_failed = self._behind_failed or e
+
+    def _written_behind(self) -> OSError | None:
+        """Wait for the writing started by ``_write_behind``; what it failed with, if
+        anything, which is then the caller's to report."""
         if self._writing_behind is not None:
             self._writing_behind.join()
             self._writing_behind = None
+        failed, self._behind_failed = self._behind_failed, None
+        return failed
 
     def _open_writer(self) -> BinaryIO:
         if self.end == HEADER_SIZE:
@@ -254,13 +260,16 @@ class FileTexts:
 
     def sync(self) -> None:
         """Make every append durable: called before the rows that refer to them commit."""
-        self._written_behind()
+        failed = self._written_behind()
+        if failed is not None:
+            raise self._unwritable(failed) from failed
         if self._writer is not None:
             try:
                 self._writer.flush()
                 os.fsync(self._writer.fileno())
             except OSError as e:
                 raise self._unwritable(e) from e
+            self._unsynced = 0
         if self._created:  # and the file's name, in its directory
             with suppress(OSError):  # no directory handles on some systems (Windows)
                 directory = os.open(self.path.parent, os.O_RDONLY)
@@ -279,14 +288,15 @@ class FileTexts:
         ``raw_end``, where the texts in use end. What lies past it is cut before the
         next append, never here: a rollback must not cut texts a commit kept."""
         self.end = self.committed_end = end
-        self._written_behind()
+        self._written_behind()  # a failure there concerns texts no longer in use
+        self._unsynced = 0
         if self._writer is not None:
             writer, self._writer = self._writer, None
             with suppress(OSError, ValueError):
                 writer.close()
 
     def close(self) -> None:
-        self._written_behind()
+        self._written_behind()  # of appends not committed: a commit's sync waited for it
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None

@@ -218,17 +218,20 @@ def test_verify_with_nothing_to_verify_says_what_to_give(run: Run) -> None:
 
 
 def test_a_load_checks_its_files_chain_in_process(sealed: Path, tmp_path: Path) -> None:
-    """A file's chain is checked on a thread of the load (no process pool is started, so
-    the CLI may end at once), and the check is recorded."""
+    """A file's chain is checked on a thread of the load, even a file big enough for
+    verify's worker processes: no pool is started and no thread is left, so the CLI
+    may end at once. The check is recorded."""
     db = tmp_path / "case.duckdb"
     script = (
-        "import sys; from auditcli.cli import app_for\n"
+        "import sys, threading; from auditcli.cli import app_for\n"
+        "import auditcli.integrity.chain as chain; chain.PARALLEL_MIN_BYTES = 0\n"
         f"args = ['load', {str(sealed)!r}, '--db', {str(db)!r}]\n"
         "try: app_for(args)(args)\n"
-        "except SystemExit as done: print(done.code, 'multiprocessing' in sys.modules)\n"
+        "except SystemExit as done:\n"
+        "    print(done.code, 'multiprocessing' in sys.modules, threading.active_count())\n"
     )
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
-    assert ran.stdout.split() == [b"0", b"False"], ran.stderr
+    assert ran.stdout.split() == [b"0", b"False", b"1"], ran.stderr
     store = Store.open(db, read_only=True)
     try:
         assert store.fetchall("SELECT status, events FROM chain_checks") == [("intact", 20)]

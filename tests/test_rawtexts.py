@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import random
 import struct
@@ -107,6 +108,28 @@ def test_appends_are_written_to_disk_behind_and_the_sync_waits_for_that(
     assert "auditcli-texts-sync" not in [t.name for t in threading.enumerate()]
     for batch, batch_refs in zip(batches, refs, strict=True):
         assert texts.fetch(batch_refs).to_pylist() == batch
+    texts.close()
+
+
+def test_a_failure_met_writing_behind_fails_the_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel reports a failed write back once: if the helper thread meets it, the
+    sync before the commit must fail, not find the file clean."""
+    failures = [OSError(errno.EIO, "Input/output error")]
+
+    def fdatasync(descriptor: int) -> None:
+        if failures:
+            raise failures.pop()
+
+    monkeypatch.setattr(rawtexts, "WRITE_BEHIND_BYTES", 1000)
+    monkeypatch.setattr(rawtexts.os, "fdatasync", fdatasync, raising=False)
+    texts = FileTexts(tmp_path / "db.raw", new_file_id(), HEADER_SIZE)
+    texts.append(pa.array([random.randbytes(200).hex() for _ in range(40)]))
+    with pytest.raises(StoreError, match="cannot write .*Input/output error"):
+        texts.sync()
+    assert not failures  # the helper met it, and sync reported it
+    texts.sync()  # reported once, as the kernel does
     texts.close()
 
 

@@ -1041,10 +1041,10 @@ link_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     offsets = PyBytes_FromStringAndSize(NULL, (count + 1) * (Py_ssize_t)sizeof(int64_t));
     hashes = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
-    ctx = ossl.ctx_new();
-    if (offsets == NULL || hashes == NULL || ctx == NULL) {
-        if (ctx == NULL && !PyErr_Occurred())
-            PyErr_NoMemory();
+    if (offsets == NULL || hashes == NULL)
+        goto done;
+    if ((ctx = ossl.ctx_new()) == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
