@@ -41,10 +41,17 @@ class Timing:
 
     seconds: tuple[float, ...]
     max_rss_mb: float
+    cpu_seconds: tuple[float, ...] = ()
+    """User plus system time of each run: the work done, which a drifting machine
+    changes less than the wall time."""
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def cpu(self) -> str:
+        return f"{statistics.median(self.cpu_seconds):.2f} s" if self.cpu_seconds else "n/a"
 
     @property
     def spread(self) -> str:
@@ -90,6 +97,7 @@ def measure_together(jobs: Sequence[Job], runs: int) -> list[Timing | None]:
         for job in jobs
     ]
     peaks = [0.0] * len(jobs)
+    cpus: list[list[float]] = [[] for _ in jobs]
     for _ in range(runs):
         for index, job in enumerate(jobs):
             times = seconds[index]
@@ -101,9 +109,10 @@ def measure_together(jobs: Sequence[Job], runs: int) -> list[Timing | None]:
                 continue
             times.append(timed[0])
             peaks[index] = max(peaks[index], timed[1])
+            cpus[index].append(timed[2])
     return [
-        Timing(tuple(times), peak) if times else None
-        for times, peak in zip(seconds, peaks, strict=True)
+        Timing(tuple(times), peak, tuple(cpu)) if times else None
+        for times, peak, cpu in zip(seconds, peaks, cpus, strict=True)
     ]
 
 
@@ -112,8 +121,9 @@ def measure(command: Sequence[str], runs: int, **how: Any) -> Timing | None:
     return measure_together([Job(command, **how)], runs)[0]
 
 
-def _run_once(job: Job) -> tuple[float, float] | None:
-    """Wall seconds and peak RSS (MB) of one run of ``job``; None if it fails."""
+def _run_once(job: Job) -> tuple[float, float, float] | None:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user plus system, with the children
+    it waited for) of one run of ``job``; None if it fails."""
     if job.before:
         subprocess.run(job.before, check=True, capture_output=True)
     with open(job.stdin or os.devnull, "rb") as source:
@@ -135,7 +145,7 @@ def _run_once(job: Job) -> tuple[float, float] | None:
     if returncode not in (0, 1):
         print(f"failed ({returncode}): {shlex.join(job.command)}\n{errors}", file=sys.stderr)
         return None
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _version(command: Sequence[str]) -> str:
@@ -428,19 +438,24 @@ def report(figures: list[Figure], args: argparse.Namespace, argv: Sequence[str])
         "```",
         "",
         *machine(),
-        f"- {args.runs} run(s) per figure; times are whole-process wall clock, median (min–max).",
+        f"- {args.runs} run(s) per figure; times are whole-process wall clock, median (min–max);",
+        "  CPU is the median user plus system time of auditcli and of its peer.",
         "",
-        "| figure | auditcli | peer | peer time | speed-up vs peer | target | bounded by |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| figure | auditcli | peer | peer time | speed-up vs peer | CPU, auditcli / peer "
+        "| target | bounded by |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for figure in figures:
         ours = f"{figure.ours.median:.3f} s ({figure.ours.spread})" if figure.ours else "n/a"
         if figure.extra:
             ours = figure.extra
         peer = f"{figure.peer.median:.3f} s ({figure.peer.spread})" if figure.peer else "n/a"
+        cpu = figure.ours.cpu if figure.ours and not figure.extra else "n/a"
+        if figure.peer is not None:
+            cpu += f" / {figure.peer.cpu}"
         lines.append(
             f"| {figure.name} | {ours} | {figure.peer_name} | {peer} | "
-            f"{figure.ratio()} | {figure.target} | {figure.bound} |"
+            f"{figure.ratio()} | {cpu} | {figure.target} | {figure.bound} |"
         )
     notes = HERE / "NOTES.md"
     if notes.exists():

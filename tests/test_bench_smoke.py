@@ -47,3 +47,7 @@ def test_the_harness_writes_a_report_with_every_figure(tmp_path: Path) -> None:
     rows = [line for line in text.splitlines() if line.startswith("| ") and "figure" not in line]
     ours = [row.split("|")[2].strip() for row in rows]
     assert all(value != "n/a" for value in ours), text
+    load = next(row for row in rows if row.startswith("| load,"))
+    ours_cpu, peer_cpu = load.split("|")[6].split(" / ")  # user + system, each side
+    assert float(ours_cpu.strip().removesuffix(" s")) > 0
+    assert float(peer_cpu.strip().removesuffix(" s")) > 0
