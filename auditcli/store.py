@@ -167,7 +167,9 @@ class Store:
         try:
             older = self._meta_value("schema_version")
         except duckdb.Error:
-            older = None  # no meta table yet: a new database
+            older = None  # no meta table yet: a new database, or another program's
+            if self._holds_anything():
+                self._check_version()  # refuses it: never add tables to another's database
         if older is not None:
             self._check_version()  # before any DDL touches an older database
         for ddl in ALL_DDL:
@@ -181,6 +183,15 @@ class Store:
             [str(SCHEMA_VERSION)],
         )
         self._check_version()
+
+    def _holds_anything(self) -> bool:
+        """True when the database has a table or a view."""
+        return bool(
+            self.scalar(
+                "SELECT (SELECT count(*) FROM duckdb_tables() WHERE NOT temporary)"
+                " + (SELECT count(*) FROM duckdb_views() WHERE NOT internal AND NOT temporary)"
+            )
+        )
 
     def _meta_value(self, key: str) -> str | None:
         """A ``meta`` value, None without its row (a duckdb.Error without the table)."""

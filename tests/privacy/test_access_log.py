@@ -18,7 +18,7 @@ from auditcli.integrity import AuditChainRecipe
 from auditcli.integrity.canonical import canonicalize
 from auditcli.integrity.report import FindingKind
 from auditcli.store import Store
-from tests.conftest import event, jsonl
+from tests.conftest import SAMPLE_LOGS, event, jsonl
 
 Run = Callable[..., Result]
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlMTIz"
@@ -191,14 +191,24 @@ def test_record_access_in_the_core(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.parametrize("command", ["filter", "load"])
 def test_a_database_that_is_not_auditcli_s_is_refused_and_left_alone(
-    run: Run, tmp_path: Path
+    run: Run, tmp_path: Path, command: str
 ) -> None:
     other = tmp_path / "other.duckdb"
     with duckdb.connect(str(other)) as connection:
         connection.execute("CREATE TABLE t (x INTEGER)")
-    result = run("filter", "--db", other)
+    logs = [SAMPLE_LOGS / "identity.jsonl"] if command == "load" else []
+    result = run(command, "--db", other, *logs)
     assert result.exit_code == 3 and "not an auditcli database" in result.stderr
     with duckdb.connect(str(other), read_only=True) as connection:
         tables = connection.execute("SELECT table_name FROM information_schema.tables").fetchall()
     assert tables == [("t",)]
+    assert not Path(f"{other}.raw").exists()
+
+
+def test_an_empty_duckdb_file_is_loaded_into(run: Run, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    assert run("load", "--db", empty, SAMPLE_LOGS / "identity.jsonl").exit_code == 0
+    assert run("filter", "--db", empty, "--format", "jsonl").stdout.count("\n") == 194
