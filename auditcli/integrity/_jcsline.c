@@ -21,8 +21,9 @@
  * lines' start offsets as int64s, and the offset to go on from.
  *
  * link_block(data, ...) proves and hashes every line of a block and checks that each
- * links to the one before, making no object per line: it returns what the walk needs
- * of a clean block (see its comment), or None for any block that is not clean.
+ * links to the one before, making no object per line and letting other threads run
+ * meanwhile: it returns what the walk needs of a clean block (see its comment), or
+ * None for any block that is not clean.
  *
  * It returns None whenever it cannot prove all of this, for whatever reason: invalid
  * JSON, a name with an escape or a character at or above U+E000, an integer beyond
