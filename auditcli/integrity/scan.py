@@ -276,10 +276,11 @@ class _StoredHashes(Sequence[str]):
     def __getitem__(self, index: slice) -> list[str]: ...
 
     def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+        data = self._data
+        if isinstance(index, slice):  # the hashes a run keeps: thousands a block
+            return [data[at : at + 64].decode("ascii") for at in self._offsets[index]]
         at = self._offsets[index]
-        return self._data[at : at + 64].decode("ascii")
+        return data[at : at + 64].decode("ascii")
 
 
 def _examine_again(
