@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -538,6 +539,32 @@ def test_the_core_imports_neither_typer_nor_rich() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _huge_page_mappings(first_import: str) -> int:
+    """How many mappings ask for huge pages once Arrow's pool has handed out 64 MB."""
+    code = (
+        f"{first_import}\n"
+        "import pyarrow as pa\n"
+        "kept = pa.allocate_buffer(64 << 20)\n"
+        "flags = [l for l in open('/proc/self/smaps') if l.startswith('VmFlags:')]\n"
+        "print(pa.default_memory_pool().backend_name, sum(' hg' in l for l in flags))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "ARROW_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True
+    )
+    backend, count = done.stdout.split()
+    if backend != "mimalloc":
+        pytest.skip(f"Arrow's pool here is {backend}")
+    return int(count)
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only")
+def test_arrows_pool_asks_for_no_huge_pages_once_auditcli_is_imported() -> None:
+    if _huge_page_mappings("pass") == 0:
+        pytest.skip("Arrow's pool asks for no huge pages on this machine anyway")
+    assert _huge_page_mappings("import auditcli") == 0
 
 
 def test_table_rows_show_hostile_text_escaped(run: Run, write_log: WriteLog) -> None:
