@@ -12,8 +12,9 @@ string is mapped (``JsonAdapter.embedded``), ``raw`` keeps the whole record.
   ``--actor '*/alice'``.
 - action: ``eventSource:eventName`` (``s3.amazonaws.com:GetObject``): lossless,
   and ``--action 'iam.amazonaws.com:*'`` or ``--action '*:CreateUser'`` both work.
-- outcome: failure when ``errorCode`` is present, or when a sign-in event says
-  ``Failure`` (a failed console login carries no errorCode); success otherwise.
+- outcome: failure when ``errorCode`` is present, or when a sign-in event
+  (``ConsoleLogin``, ``SwitchRole``, ``PasswordUpdated``, ...) says ``Failure``
+  (a failed sign-in carries no errorCode); success otherwise.
 - session_id: the access key id, so a timeline pivots on one credential.
 """
 
@@ -49,15 +50,33 @@ RESOURCE_PARAMETERS = (
     "logGroupName",
     "stackName",
     "clusterName",
+    "dBClusterIdentifier",
+    "documentName",
+    "modelId",
+    "resourceArn",
+    "target",
     "name",
 )
 
 _ERROR_CODE = text("errorCode")
 _ERROR_MESSAGE = text("errorMessage")
+#: Where a sign-in event says ``Success`` or ``Failure``: under its own name in
+#: ``responseElements`` (a failed console login carries no errorCode), or for
+#: IAM Identity Center sign-in in ``serviceEventDetails``.
 _SIGN_IN_RESULT = text(
-    "responseElements.ConsoleLogin",
+    *(
+        f"responseElements.{name}"
+        for name in (
+            "ConsoleLogin",
+            "SwitchRole",
+            "ExternalIdPDirectoryLogin",
+            "PasswordUpdated",
+            "CheckMfa",
+        )
+    ),
     "serviceEventDetails.CredentialChallenge",
     "serviceEventDetails.CredentialVerification",
+    "serviceEventDetails.UserAuthentication",
 )
 
 COLUMNS: dict[str, str] = {

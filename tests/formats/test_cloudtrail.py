@@ -232,6 +232,56 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         ),
         {"outcome": "failure", "error": "Failed authentication"},
     ),
+    *(
+        (
+            f"failed-{name}-says-so-under-its-own-name",
+            ct(
+                eventSource="signin.amazonaws.com",
+                eventName=name,
+                eventType="AwsConsoleSignIn",
+                responseElements={name: "Failure"},
+            ),
+            {"outcome": "failure"},
+        )
+        for name in ("SwitchRole", "ExternalIdPDirectoryLogin", "PasswordUpdated", "CheckMfa")
+    ),
+    (
+        "successful-switch-role",
+        ct(
+            eventSource="signin.amazonaws.com",
+            eventName="SwitchRole",
+            eventType="AwsConsoleSignIn",
+            responseElements={"SwitchRole": "Success"},
+        ),
+        {"outcome": "success"},
+    ),
+    (
+        "identity-center-credential-verification-failed",
+        ct(
+            eventSource="signin.amazonaws.com",
+            eventName="CredentialVerification",
+            serviceEventDetails={"CredentialType": "PASSWORD", "CredentialVerification": "Failure"},
+        ),
+        {"outcome": "failure"},
+    ),
+    (
+        "ssm-session-target",
+        ct(
+            eventSource="ssm.amazonaws.com",
+            eventName="StartSession",
+            requestParameters={"target": "i-0123456789abcdef0"},
+        ),
+        {"resource": "i-0123456789abcdef0"},
+    ),
+    (
+        "bedrock-model",
+        ct(
+            eventSource="bedrock.amazonaws.com",
+            eventName="InvokeModel",
+            requestParameters={"modelId": "anthropic.claude-v2"},
+        ),
+        {"resource": "anthropic.claude-v2"},
+    ),
     (
         "instance-from-request-parameters",
         ct(
