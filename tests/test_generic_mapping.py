@@ -114,6 +114,10 @@ T = datetime(2026, 3, 12, 14, 2, 11, 482000, tzinfo=UTC)
             {"error": "boom", "outcome": "failure"},
         ),
         ({"timestamp": T.isoformat()}, {"outcome": "unknown", "actor": None}),
+        # Panther's p_event_time stands in for a missing or unreadable time, never a good one.
+        ({"p_event_time": "2026-03-12 14:02:11.482", "actor": "bob"}, {"ts": T, "actor": "bob"}),
+        ({"time": "redacted", "p_event_time": "2026-03-12 14:02:11.482Z"}, {"ts": T}),
+        ({"time": T.isoformat(), "p_event_time": "2020-01-01 00:00:00"}, {"ts": T}),
     ],
 )
 def test_generic_fields_fill_the_canonical_columns(

@@ -27,6 +27,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "published",
         "creationTime",
         "event.created",
+        "p_event_time",  # Panther's own parse, for events whose time it could not keep
     ),
     "actor": (
         "actor",
