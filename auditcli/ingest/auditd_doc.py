@@ -9,7 +9,8 @@
   merged into one; another type that repeats becomes a list). Quoted values are
   unquoted; hex values of the fields auditd hex-encodes (``proctitle``, ``cmd``,
   ``name``, ``exe``, EXECVE arguments, ...) are decoded; the fields inside a user-space
-  ``msg='...'`` are read as the record's own; ENRICHED fields (after 0x1D:
+  ``msg='...'`` are read as the record's own (the old PAM form's closing
+  ``(hostname=?, addr=?, terminal=cron res=success)`` too); ENRICHED fields (after 0x1D:
   ``AUID="alice"``, ``SYSCALL=openat``) keep their upper-case names.
 - ``type`` the main record's type: the first that is not SYSCALL nor one of the
   records that only detail a system call (EXECVE, CWD, PATH, ...); else SYSCALL,
@@ -38,6 +39,8 @@ _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _ARGUMENT = re.compile(r"a(\d+)(?:\[(\d+)\])?")
 _AVC = re.compile(r"avc:\s+(\w+)\s+\{([^}]*)\}")
 _ENRICHED = "\x1d"
+#: The closing group of an old PAM message: ``(hostname=?, addr=?, terminal=cron res=success)``.
+_OLD_PAM_TAIL = re.compile(r"\(([^()'\"]*)\)\s*$")
 
 #: Fields auditd writes hex-encoded when their value holds a space, quote or control byte.
 ENCODED_FIELDS = frozenset(
@@ -167,7 +170,8 @@ def parse_fields(body: str, kind: str = "") -> dict[str, str]:
     chunks: dict[str, list[tuple[int, str]]] = {}
     for key, value in _FIELD.findall(plain):
         if key == "msg" and value.startswith("'"):
-            for inner_key, inner_value in parse_fields(value[1:-1], kind).items():
+            inner = _OLD_PAM_TAIL.sub(lambda m: " " + m.group(1).replace(",", " "), value[1:-1])
+            for inner_key, inner_value in parse_fields(inner, kind).items():
                 fields.setdefault(inner_key, inner_value)
             continue
         argument = _ARGUMENT.fullmatch(key) if kind == "EXECVE" else None

@@ -209,6 +209,29 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
         },
     ),
     (
+        "old-pam-message-with-a-parenthesised-tail",
+        [
+            "type=USER_START msg=audit(1170021601.344:297): user pid=13015 uid=0 auid=0 "
+            "subj=system_u:system_r:crond_t:s0-s0:c0.c1023 msg='PAM: session open acct=root : "
+            'exe="/usr/sbin/crond" (hostname=db1, addr=10.0.0.5, terminal=cron res=failed)\''
+        ],
+        {
+            "action": "USER_START",
+            "outcome": "failure",
+            "source_ip": "10.0.0.5",
+            "extra": {"terminal": "cron"},
+        },
+    ),
+    (
+        "old-pam-message-with-unset-address",
+        [
+            "type=CRED_DISP msg=audit(1170021601.364:298): user pid=13015 uid=0 auid=0 "
+            "msg='PAM: setcred acct=root : exe=\"/usr/sbin/crond\" "
+            "(hostname=?, addr=?, terminal=cron res=success)'"
+        ],
+        {"action": "CRED_DISP", "outcome": "success", "source_ip": None},
+    ),
+    (
         "login-res-1-without-colon-after-header",
         [
             "type=LOGIN msg=audit(1364481363.243:414) pid=1298 uid=0 old-auid=4294967295 "
