@@ -4,7 +4,9 @@ Management Activity API records, and the ``AuditData`` of Purview searches).
 - ts: ``CreationTime``, which carries no offset and is UTC.
 - actor ``UserId``; actor_type the ``UserType`` number's name (``Regular``,
   ``Admin``, ``System``, ...); action ``Operation``; resource ``ObjectId``;
-  outcome ``ResultStatus`` (``True``, ``Succeeded``, ``Failed``, ...).
+  outcome failure when ``LogonError`` is set or the operation is ``UserLoginFailed``
+  (whose ``ResultStatus`` says ``Success``), else ``ResultStatus`` (``True``,
+  ``Succeeded``, ``Failed``, ...); error ``LogonError``, else a non-zero ``ErrorNumber``.
 - source_ip: ``ClientIP`` without the port or brackets it may carry
   (``1.2.3.4:50000``, ``[2001:db8::1]:443``).
 - extra: ``Workload``, ``RecordType``, ``UserKey``, ``OrganizationId``, app ids.
@@ -34,6 +36,7 @@ USER_TYPES = (
 )
 
 _USER_TYPE = text("UserType")
+_LOGON_ERROR = text("LogonError")
 
 COLUMNS: dict[str, str] = {
     "event_id": text("Id"),
@@ -45,12 +48,15 @@ COLUMNS: dict[str, str] = {
     "action": text("Operation"),
     "resource": text("ObjectId", "MailboxOwnerUPN", "SiteUrl"),
     "resource_type": text("ItemType"),
-    "outcome": f"_outcome({text('ResultStatus')}, {text('LogonError')})",
+    # A failed sign-in says ResultStatus "Success" (the record was written) and
+    # carries the reason in LogonError.
+    "outcome": f"""CASE WHEN {_LOGON_ERROR} IS NOT NULL OR {text("Operation")} = 'UserLoginFailed'
+                        THEN 'failure' ELSE _outcome({text("ResultStatus")}, NULL) END""",
     "source_ip": address_of("ClientIP", "ClientIPAddress", "ActorIpAddress"),
     "user_agent": text("UserAgent", "ClientInfoString"),
     "request_id": text("CorrelationId"),
     "session_id": text("AppAccessContext.AADSessionId", "SessionId"),
-    "error": text("LogonError", "ErrorNumber"),
+    "error": f"coalesce({_LOGON_ERROR}, NULLIF({text('ErrorNumber')}, '0'))",
     "extra": extra(
         workload="Workload",
         record_type="RecordType",

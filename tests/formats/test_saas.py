@@ -69,6 +69,28 @@ M365: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             "source_ip": "2001:db8::7",
         },
     ),
+    (
+        "failed-logon-whose-result-status-says-success",
+        m365(
+            Id="m-3",
+            Workload="AzureActiveDirectory",
+            Operation="UserLoginFailed",
+            ResultStatus="Success",
+            LogonError="InvalidUserNameOrPassword",
+            ErrorNumber="50126",
+        ),
+        {"outcome": "failure", "error": "InvalidUserNameOrPassword"},
+    ),
+    (
+        "login-failed-with-only-an-error-number",
+        m365(Id="m-4", Operation="UserLoginFailed", ResultStatus="Success", ErrorNumber="50053"),
+        {"outcome": "failure", "error": "50053"},
+    ),
+    (
+        "successful-logon-error-number-zero-is-no-error",
+        m365(Id="m-5", Operation="UserLoggedIn", ResultStatus="Success", ErrorNumber="0"),
+        {"outcome": "success", "error": None},
+    ),
 ]
 
 OKTA: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
