@@ -2,12 +2,14 @@
 with an ``AuditLog`` in ``protoPayload``), GKE's Kubernetes audit included.
 
 - actor: ``authenticationInfo.principalEmail``, else ``principalSubject``;
-  actor_type ``serviceAccount`` for ``*.gserviceaccount.com``, else the subject's
-  prefix (``user:``), else ``user`` for an email.
+  actor_type ``serviceAccount`` for ``*.gserviceaccount.com`` and GKE's
+  ``system:serviceaccount:...``, ``system`` for GKE's other ``system:`` principals,
+  else the subject's prefix (``user:``), else ``user`` for an email address.
 - action ``methodName``, resource ``resourceName``, resource_type the monitored
   resource's ``resource.type``.
 - outcome: ``status.code`` 0 or absent is success, anything else failure (error:
-  ``status.message``); a LogEntry without an AuditLog is ``unknown``.
+  ``status.message``); a LogEntry without an AuditLog (no ``methodName`` nor the
+  AuditLog ``@type``) is ``unknown``.
 - request_id ``operation.id`` (shared by the first and last entries of a long
   operation); session_id the service-account key used, if any.
 """
@@ -27,19 +29,22 @@ _EMAIL = text(f"{_AUTH}.principalEmail")
 _SUBJECT = text(f"{_AUTH}.principalSubject")
 _CODE = text("protoPayload.status.code")
 _METHOD = text("protoPayload.methodName")
+_AUDIT_LOG = f"""{text("protoPayload.@type")} = 'type.googleapis.com/google.cloud.audit.AuditLog'"""
 
 COLUMNS: dict[str, str] = {
     "event_id": text("insertId"),
     "ts": time_of("timestamp", "receiveTimestamp"),
     "actor": text(f"{_AUTH}.principalEmail", f"{_AUTH}.principalSubject"),
-    "actor_type": f"""CASE WHEN {_EMAIL} LIKE '%.gserviceaccount.com' THEN 'serviceAccount'
+    "actor_type": f"""CASE WHEN {_EMAIL} LIKE '%.gserviceaccount.com'
+                             OR {_EMAIL} LIKE 'system:serviceaccount:%' THEN 'serviceAccount'
+                           WHEN {_EMAIL} LIKE 'system:%' THEN 'system'
                            WHEN {_SUBJECT} LIKE '%:%' THEN split_part({_SUBJECT}, ':', 1)
                            WHEN {_EMAIL} LIKE '%@%' THEN 'user' END""",
     "action": _METHOD,
     "resource": text("protoPayload.resourceName"),
     "resource_type": text("resource.type"),
     "outcome": f"""CASE WHEN coalesce({_CODE}, '0') <> '0' THEN 'failure'
-                        WHEN {_METHOD} IS NOT NULL THEN 'success' END""",
+                        WHEN {_METHOD} IS NOT NULL OR {_AUDIT_LOG} THEN 'success' END""",
     "source_ip": text("protoPayload.requestMetadata.callerIp"),
     "user_agent": text("protoPayload.requestMetadata.callerSuppliedUserAgent"),
     "request_id": text("operation.id", "protoPayload.requestMetadata.requestAttributes.id"),

@@ -87,6 +87,22 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"outcome": "success"},
     ),
     (
+        "audit-log-without-method-name-is-success",
+        entry({"methodName": None}, insertId="ins-7"),
+        {"outcome": "success", "action": None},
+    ),
+    *(
+        (
+            f"gke-principal-{email}",
+            entry({"authenticationInfo": {"principalEmail": email}}, insertId=f"ins-{email}"),
+            {"actor": email, "actor_type": kind},
+        )
+        for email, kind in (
+            ("system:serviceaccount:kube-system:replicaset-controller", "serviceAccount"),
+            ("system:gke-master-healthcheck", "system"),
+        )
+    ),
+    (
         "request-time-when-timestamp-is-missing",
         entry(
             {"requestMetadata": {"requestAttributes": {"time": "2024-05-01T10:00:00.123456Z"}}},
