@@ -2,7 +2,8 @@
 
 - actor ``actor.alternateId`` (the login, usually an email), actor_type
   ``actor.type``; action ``eventType``; resource the first target's
-  ``alternateId`` (else its name or id), resource_type its ``type``.
+  ``alternateId`` (else its name or id), resource_type its ``type``. Okta's
+  placeholder ``unknown`` gives way to the name, then the id.
 - outcome ``outcome.result`` (SUCCESS and ALLOW are success, FAILURE and DENY
   failure, CHALLENGE and the rest unknown); error ``outcome.reason`` when not success.
 - source_ip ``client.ipAddress``; user_agent ``client.userAgent.rawUserAgent``;
@@ -22,13 +23,22 @@ NAME = "okta"
 
 _RESULT = text("outcome.result")
 
+
+def _named(entity: str) -> str:
+    """SQL for who or what ``entity`` is: its alternateId, else its name, else its id.
+    Okta writes ``unknown`` for a name it does not have, so that is passed over."""
+    return f"""coalesce(NULLIF({text(f"{entity}.alternateId")}, 'unknown'),
+        NULLIF({text(f"{entity}.displayName")}, 'unknown'),
+        {text(f"{entity}.id", f"{entity}.alternateId")})"""
+
+
 COLUMNS: dict[str, str] = {
     "event_id": text("uuid"),
     "ts": time_of("published"),
-    "actor": text("actor.alternateId", "actor.displayName", "actor.id"),
+    "actor": _named("actor"),
     "actor_type": text("actor.type"),
     "action": text("eventType"),
-    "resource": text("target[0].alternateId", "target[0].displayName", "target[0].id"),
+    "resource": _named("target[0]"),
     "resource_type": text("target[0].type"),
     "outcome": f"_outcome({_RESULT}, NULL)",
     "source_ip": text("client.ipAddress", "request.ipChain[0].ip"),

@@ -158,6 +158,17 @@ OKTA: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
         {"ts": T_MS, "outcome": "failure", "actor_type": "SystemPrincipal"},
     ),
+    (
+        "unknown-alternate-id-gives-way-to-the-name-then-the-id",
+        {
+            "uuid": "o-4",
+            "published": "2024-05-01T10:00:00.123Z",
+            "eventType": "group.user_membership.add",
+            "actor": {"id": "00u9", "alternateId": "unknown", "displayName": "unknown"},
+            "target": [{"id": "00g1", "alternateId": "unknown", "displayName": "TEST Group"}],
+        },
+        {"actor": "00u9", "resource": "TEST Group"},
+    ),
 ]
 
 GITHUB: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
