@@ -8,7 +8,9 @@
   ``actor.user.type``.
 - action ``api.operation``, else ``type_name`` (``Authentication: Logon``: the
   class with the activity, clearer than ``activity_name`` alone).
-- resource ``resources[0]`` name or uid, else the entity, group or user acted on.
+- resource ``resources[0]`` name or uid, else the entity (or the policy, user, group
+  or resource it nests), group or user acted on; resource_type ``resources[0].type``,
+  else the entity's type.
 - outcome ``status`` / ``status_id`` (1 success, 2 failure); error
   ``status_detail`` or ``status_code``.
 - source_ip ``src_endpoint.ip``; user_agent ``http_request.user_agent``;
@@ -43,6 +45,13 @@ _TARGET = text(
     "resources[0].uid",
     "entity.name",
     "entity.uid",
+    # OCSF 1.1+ nests the managed entity by its kind (Entity Management, 3004).
+    *(
+        f"entity.{kind}.{field}"
+        for kind in ("policy", "user", "group", "resource")
+        for field in ("name", "uid")
+    ),
+    "entity.device.hostname",
     "group.name",
     "web_resources[0].name",
 )
@@ -57,7 +66,7 @@ COLUMNS: dict[str, str] = {
     "resource": f"""coalesce({_TARGET},
         CASE WHEN {_CLASS} <> '{_AUTHENTICATION}' THEN {_USER} END,
         {text("service.name", "dst_endpoint.svc_name")})""",
-    "resource_type": text("resources[0].type"),
+    "resource_type": text("resources[0].type", "entity.type"),
     "outcome": f"""coalesce(_outcome({text("status")}, NULL),
         CASE WHEN {_STATUS_ID} = '1' THEN 'success' WHEN {_STATUS_ID} = '2' THEN 'failure' END)""",
     "source_ip": text("src_endpoint.ip"),

@@ -372,6 +372,18 @@ OCSF: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
         {"actor": "carol", "resource": "admins", "extra": {"user": "dave"}},
     ),
+    (
+        "entity-management-nested-entity",
+        {
+            "class_uid": 3004,
+            "type_name": "Entity Management: Create",
+            "time": 1714557600123,
+            "metadata": {"uid": "oc-4"},
+            "actor": {"user": {"name": "erin"}},
+            "entity": {"policy": {"name": "Exclude MFA", "uid": "00p1"}, "type": "Policy"},
+        },
+        {"resource": "Exclude MFA", "resource_type": "Policy"},
+    ),
 ]
 
 TABLES = {
