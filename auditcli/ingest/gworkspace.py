@@ -47,11 +47,14 @@ _PARAMETER_TYPE = """'[{"name": "VARCHAR", "value": "VARCHAR"}]'"""
 
 
 def _parameter(*names: str) -> str:
-    """SQL for the value of the first parameter of the first event named one of ``names``."""
+    """SQL for the value of the first event's parameter named the first of ``names`` it
+    has (in the order of ``names``, as the flat shape reads them; not the event's)."""
     listed = ", ".join(f"'{name}'" for name in names)
     return (
-        f"try(list_filter(from_json({{{{events[0].parameters}}}}, {_PARAMETER_TYPE}), "
-        f"lambda p: p.name IN ({listed}))[1].value)"
+        f"try(list_sort(list_transform(list_filter("
+        f"from_json({{{{events[0].parameters}}}}, {_PARAMETER_TYPE}), "
+        f"lambda p: p.name IN ({listed})), "
+        f"lambda p: {{'rank': list_position([{listed}], p.name), 'value': p.value}}))[1].value)"
     )
 
 

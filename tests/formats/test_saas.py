@@ -298,6 +298,40 @@ WORKSPACE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
         {"ts": T_MS, "action": "admin:ASSIGN_ROLE", "resource": "eve@corp.example"},
     ),
+    *(
+        (
+            f"resource-by-the-readmes-order-not-the-events-{shape}",
+            {
+                "id": {"time": "2024-05-01T10:00:00.123Z", "applicationName": "drive"},
+                "actor": {"email": "dan@corp.example"},
+                **event,
+            },
+            {"resource": "Doc T", "action": "drive:change_user_access"},
+        )
+        for shape, event in (
+            (
+                "api",
+                {
+                    "events": [
+                        {
+                            "name": "change_user_access",
+                            "parameters": [
+                                {"name": "target_user", "value": "outside@acme.example"},
+                                {"name": "doc_title", "value": "Doc T"},
+                            ],
+                        }
+                    ]
+                },
+            ),
+            (
+                "flat",
+                {
+                    "name": "change_user_access",
+                    "parameters": {"target_user": "outside@acme.example", "doc_title": "Doc T"},
+                },
+            ),
+        )
+    ),
 ]
 
 OCSF: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
