@@ -294,3 +294,28 @@ def test_one_pass_stores_each_record_once_as_the_mapping_judges_it(with_fallback
     assert set(store.fetchall(f"SELECT {columns} FROM event_rows")) == set(good)
     assert set(store.fetchall("SELECT source_line, reason, raw FROM reject_rows")) == set(rejected)
     assert store.scalar("SELECT count(*) FROM event_rows") == len(good)
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        "99999-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "infinity",
+        "-infinity",
+        "9999-12-31T23:59:59Z",
+    ],
+)
+def test_a_time_python_cannot_hold_at_every_offset_is_no_time(time: str) -> None:
+    """It would be stored, and then fail every output of its event (exit 4)."""
+    store = Store.open(":memory:")
+    data = io.BytesIO(orjson.dumps({"ts": time, "actor": "x"}) + b"\n")
+    load(store, expand(["-"]), LoadOptions(), stdin=data)
+    assert store.fetchall("SELECT count(*) FROM events") == [(0,)]
+    assert store.fetchall("SELECT reason FROM rejects") == [("no usable timestamp",)]
+
+
+def test_an_unreadable_time_gives_way_to_the_next_field() -> None:
+    [row] = mapped({"time": "99999-01-01T00:00:00Z", "date": T.isoformat(), "actor": "x"})
+    assert row["ts"] == T

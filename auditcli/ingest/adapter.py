@@ -50,17 +50,22 @@ MACROS = (
        CASE WHEN v = '' THEN NULL
             WHEN (prefix(v, '{') OR prefix(v, '[')) AND json_valid(v) THEN NULL
             ELSE v END""",
+    """CREATE OR REPLACE TEMP MACRO _dated(t) AS
+       CASE WHEN t BETWEEN TIMESTAMPTZ '0001-01-02 00:00:00+00'
+                       AND TIMESTAMPTZ '9999-12-30 00:00:00+00' THEN t END""",
     # Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by size.
     """CREATE OR REPLACE TEMP MACRO _epoch(v) AS
        CASE WHEN abs(v) < 1e11 THEN to_timestamp(v)
             WHEN abs(v) < 1e14 THEN to_timestamp(v / 1e3)
             WHEN abs(v) < 1e17 THEN to_timestamp(v / 1e6)
             ELSE to_timestamp(v / 1e9) END""",
-    # A time: ISO 8601 text at any offset or precision, or epoch digits.
+    # A time: ISO 8601 text at any offset or precision, or epoch digits. One that
+    # Python cannot hold at any offset (before year 1, after 9999, infinity) is no time:
+    # every output of the event would fail on it.
     """CREATE OR REPLACE TEMP MACRO _ts(v) AS
-       coalesce(try_cast(v AS TIMESTAMPTZ),
-                CASE WHEN regexp_full_match(v, '-?\\d{9,19}(\\.\\d+)?')
-                     THEN _epoch(CAST(v AS DOUBLE)) END)""",
+       _dated(coalesce(try_cast(v AS TIMESTAMPTZ),
+                       CASE WHEN regexp_full_match(v, '-?\\d{9,19}(\\.\\d+)?')
+                            THEN _epoch(CAST(v AS DOUBLE)) END))""",
     # success | failure from a status word, a boolean, an HTTP code or an error; else NULL
     # (mapping_sql turns a NULL outcome into 'unknown' once every adapter had its say).
     # list_contains, not IN: DuckDB plans a long IN list as a join, which costs more.

@@ -159,7 +159,11 @@ def _execve_joined(bodies: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _iso(epoch: str, millis: str | None) -> str:
-    moment = datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """``EPOCH.MILLIS`` in ISO 8601, or text that reads as no time past year 9999."""
+    try:
+        moment = datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, ValueError, OSError):
+        return f"out of range: {epoch} s from 1970"
     return f"{moment}.{millis}Z" if millis else f"{moment}Z"
 
 

@@ -56,7 +56,11 @@ def _batches(parquet: pq.ParquetFile) -> Iterator[Batch]:
     paths = key_paths(schema.names)
     first_row = 0
     for record_batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-        rows = _json_ready(record_batch).to_pylist()
+        ready = _json_ready(record_batch)
+        try:
+            rows = ready.to_pylist()
+        except (OverflowError, ValueError):  # a time before year 1 or after 9999
+            rows = _with_times_as_text(ready).to_pylist()
         if canonical:
             originals = [row.pop("raw") for row in rows]
             docs = [_dumps(row) for row in rows]
@@ -80,6 +84,32 @@ def _json_ready(record_batch: pa.RecordBatch) -> pa.RecordBatch:
             column = column.cast(pa.timestamp("us", kind.tz), safe=False)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=record_batch.schema.names)
+
+
+def _with_times_as_text(record_batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``record_batch`` with its times and dates as ISO 8601 text, or, where Python
+    cannot hold one, as text saying so: such a time is unreadable, never another one
+    (read as a number it would pass for epoch milliseconds)."""
+    columns = []
+    for column in record_batch.columns:
+        kind = column.type
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            column = pa.array([_time_text(column, i) for i in range(len(column))], pa.string())
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=record_batch.schema.names)
+
+
+def _time_text(column: pa.Array, index: int) -> str | None:
+    scalar = column[index]
+    if not scalar.is_valid:
+        return None
+    try:
+        value = scalar.as_py()
+    except (OverflowError, ValueError):
+        unit, storage = ("day", pa.int32()) if column.type == pa.date32() else ("ms", pa.int64())
+        unit = getattr(column.type, "unit", unit)
+        return f"out of range: {scalar.cast(storage).as_py()} {unit} from 1970"
+    return orjson.dumps(value, option=_OPTIONS).decode()[1:-1]
 
 
 def _dumps(row: dict[str, Any]) -> str:

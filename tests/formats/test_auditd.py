@@ -361,6 +361,15 @@ def test_a_long_execve_argument_split_over_records_is_joined() -> None:
     assert extra_of(event)["cmdline"] == f"/bin/echo {argument}"
 
 
+def test_an_epoch_past_year_9999_is_no_time() -> None:
+    loaded = load_records(
+        b"type=SYSCALL msg=audit(99999999999999.123:5): arch=c000003e syscall=2 auid=1000\n"
+        b"type=SYSCALL msg=audit(1714557600.123:6): arch=c000003e syscall=2 auid=1000\n"
+    )
+    assert [e["source_line"] for e in loaded.events] == [2]
+    assert loaded.rejects == [(1, "no usable timestamp")]
+
+
 def test_lines_that_are_not_records() -> None:
     lines = [
         "# notes about this capture",

@@ -244,6 +244,26 @@ def test_a_parquet_row_becomes_a_json_object() -> None:
     }
 
 
+def test_a_parquet_time_python_cannot_hold_rejects_only_its_row() -> None:
+    table = pa.table(
+        {
+            "time": pa.array([10**12, 1714557600, 1714557601], pa.timestamp("s")),
+            "day": pa.array([0, 3 * 10**6, 0], pa.date32()),
+            "actor": ["far", "far-day", "plain"],
+        }
+    )
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    loaded = load_records(out.getvalue())
+    assert [e["actor"] for e in loaded.events] == ["far-day", "plain"]
+    assert loaded.rejects == [(0, "no usable timestamp")]
+    # Read as a number, 10**12 seconds would have passed for epoch milliseconds (2001).
+    assert [orjson.loads(e["raw"])["day"] for e in loaded.events] == [
+        "out of range: 3000000 day from 1970",
+        "1970-01-01",
+    ]
+
+
 def test_auditcli_parquet_output_loads_back_as_it_went_out(
     run: Run, write_log: Callable[..., Path], tmp_path: Path
 ) -> None:
