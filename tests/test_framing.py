@@ -147,6 +147,35 @@ def test_a_list_of_non_objects_is_not_a_wrapper() -> None:
     assert raws(data) == [(data.decode(), 1)]
 
 
+def test_a_wrapper_list_with_a_null_keeps_its_objects_as_records() -> None:
+    """The null is a record of its own, which the load rejects as not an object."""
+    data = b'{"Records": [{"a": 1}, null, {"b": 2}]}'
+    assert raws(data) == [('{"a": 1}', 0), ("null", 1), ('{"b": 2}', 2)]
+
+
+DEEP = "[" * 3000 + "]" * 3000
+
+
+@pytest.mark.parametrize(
+    ("document", "records"),
+    [
+        (f'[{{"d": {DEEP}}},\n {{"b": 2}}]', [(f'{{"d": {DEEP}}}', 0), ('{"b": 2}', 1)]),
+        (
+            f'{{"Records": [{{"d": {DEEP}}}, {{"b": 2}}]}}',
+            [(f'{{"d": {DEEP}}}', 0), ('{"b": 2}', 1)],
+        ),
+        (f'\n{{"d": {DEEP}}}\n', [(f'{{"d": {DEEP}}}', 2)]),
+        (f'{{"d": {DEEP}}}\n{{"b": 2}}\n', [(f'{{"d": {DEEP}}}', 1), ('{"b": 2}', 2)]),
+    ],
+    ids=["array", "wrapped", "single", "json-lines"],
+)
+def test_a_record_nested_too_deep_to_parse_is_framed_like_any_other(
+    document: str, records: list[tuple[str, int]]
+) -> None:
+    """Neither orjson nor json parses it (RecursionError): the tokens frame it."""
+    assert raws(document.encode()) == records
+
+
 def test_a_pretty_printed_single_object_is_one_record_at_its_first_line() -> None:
     text = json.dumps({"id": "x", "nested": {"a": [1, 2]}}, indent=2)
     data = ("\n\n" + text + "\n").encode()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -148,6 +149,8 @@ def _document_from(data: bytes) -> _Document | None:
             parsed = json.loads(data)
         except ValueError:
             return None
+        except RecursionError:  # nested deeper than either parser goes
+            return _deep_document(data)
     text = data.decode("utf-8")
     if isinstance(parsed, list):
         return _Document(text, _spans(text, text.index("["), parsed))
@@ -159,6 +162,39 @@ def _document_from(data: bytes) -> _Document | None:
             return _Document(text, [(start, start + len(stripped))], single=True)
         return _Document(text, _spans(text, _value_start(text, key), parsed[key]))
     return None
+
+
+def _deep_document(data: bytes) -> _Document | None:
+    """A document too deeply nested to parse, framed by its tokens alone: a record
+    nested that deep is then rejected on its own, not the whole document with it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    stripped = text.strip()
+    start = text.index(stripped[0])
+    if _value_end(text, start) != start + len(stripped):
+        return None  # not one value (JSON lines whose first line is the deep one)
+    if stripped[0] == "[":
+        return _Document(text, element_spans(text, start))
+    for key in WRAPPER_KEYS:
+        with suppress(ValueError):
+            return _Document(text, element_spans(text, _value_start(text, key)))
+    return _Document(text, [(start, start + len(stripped))], single=True)
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the array or object opening at ``start`` closes (past it), or -1."""
+    depth = 0
+    for token in _TOKEN.finditer(text, start):
+        symbol = token.group()
+        if symbol in "[{":
+            depth += 1
+        elif symbol in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return -1
 
 
 _SPACE = re.compile(r"[ \t\r\n]*")
@@ -185,11 +221,14 @@ def _spans(text: str, array_start: int, elements: list[object]) -> list[tuple[in
 
 
 def _wrapper_key(parsed: object) -> str | None:
+    """The key whose list holds the records: one of ``WRAPPER_KEYS`` whose list is
+    empty or holds an object. Its other elements are records too, rejected on their
+    own (``null`` is not a JSON object), as in a bare array."""
     if not isinstance(parsed, dict):
         return None
     for key in WRAPPER_KEYS:
         value = parsed.get(key)
-        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        if isinstance(value, list) and (not value or any(isinstance(v, dict) for v in value)):
             return key
     return None
 
