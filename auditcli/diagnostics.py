@@ -10,7 +10,14 @@ import enum
 import sys
 from typing import TextIO
 
-from auditcli.errors import AuditCliError, InputError, ProblemFound, StoreError, UsageError
+from auditcli.errors import (
+    AuditCliError,
+    InputError,
+    OutputError,
+    ProblemFound,
+    StoreError,
+    UsageError,
+)
 from auditcli.privacy.text import visible
 
 
@@ -30,7 +37,8 @@ class ExitCode(enum.IntEnum):
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 found a problem (rejects under --strict, tampering); "
-    "2 usage error; 3 unreadable input or database; 4 internal error; 130 interrupted."
+    "2 usage error; 3 unreadable input or database, unwritable output; 4 internal error; "
+    "130 interrupted."
 )
 
 
@@ -41,7 +49,7 @@ def exit_code_for(error: AuditCliError) -> ExitCode:
             return ExitCode.PROBLEM
         case UsageError():
             return ExitCode.USAGE
-        case InputError() | StoreError():
+        case InputError() | StoreError() | OutputError():
             return ExitCode.INPUT
         case _:
             return ExitCode.INTERNAL

@@ -48,6 +48,10 @@ class StoreError(AuditCliError):
     """The DuckDB database cannot be opened, read or written (exit 3)."""
 
 
+class OutputError(AuditCliError):
+    """The output cannot be written to its end: a full disk, an I/O error (exit 3)."""
+
+
 class ProblemFound(AuditCliError):
     """The command ran and found a problem: rejects under --strict, tampering (exit 1)."""
 

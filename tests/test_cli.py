@@ -367,6 +367,25 @@ def test_a_real_process_streams_into_head_and_exits_cleanly(tmp_path: Path) -> N
     assert b"Traceback" not in stderr
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["jsonl", "table", "csv", "json"])
+@pytest.mark.parametrize("to", ["stdout", "--output"])
+def test_a_full_disk_is_one_line_and_exit_3(tmp_path: Path, fmt: str, to: str) -> None:
+    args = ("filter", str(SAMPLE_LOGS), "--format", fmt)
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            _cli(*args, *(("--output", "/dev/full") if to == "--output" else ())),
+            stdout=full if to == "stdout" else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+        )
+    where = "standard output" if to == "stdout" else "/dev/full"
+    assert done.returncode == 3
+    assert done.stderr == f"auditcli: error: cannot write {where}: No space left on device\n"
+
+
 def test_a_real_process_ends_with_its_output_written_and_its_database_closed(
     tmp_path: Path,
 ) -> None:

@@ -20,7 +20,7 @@ import typer
 
 from auditcli import diagnostics
 from auditcli.diagnostics import EXIT_CODES_HELP, ExitCode
-from auditcli.errors import AuditCliError, UsageError, is_interruption
+from auditcli.errors import AuditCliError, OutputError, UsageError, is_interruption
 from auditcli.render import OutputFormat
 
 app = typer.Typer(
@@ -211,15 +211,30 @@ def format_for(requested: OutputFormat | None, output: Path | None) -> OutputFor
 
 @contextmanager
 def output_stream(output: Path | None) -> Iterator[BinaryIO]:
+    """stdout, or ``output`` opened for writing; flushed on the way out, so a write
+    that fails (a full disk, an I/O error) is an ``OutputError`` here, not later."""
     if output is None:
-        yield sys.stdout.buffer
+        with _written("standard output"):
+            yield sys.stdout.buffer
+            sys.stdout.flush()  # tables go through the text layer
+            sys.stdout.buffer.flush()
         return
     try:
         handle = open(output, "wb")  # noqa: SIM115
     except OSError as e:
         raise UsageError(f"{output}: cannot write: {e.strerror or e}") from e
-    with handle:
+    with _written(str(output)), handle:
         yield handle
+
+
+@contextmanager
+def _written(where: str) -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise  # the reader went away: the boundary ends quietly
+    except OSError as e:
+        raise OutputError(f"cannot write {where}: {e.strerror or e}") from e
 
 
 def console_for(stream: BinaryIO | None, color: bool) -> Any:

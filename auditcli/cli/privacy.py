@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -80,8 +79,8 @@ def reveal_command(
                 )
             if privacy.detectors is not None:
                 value = mask_text(value, privacy.detectors)
-            sys.stdout.write(visible(value) + "\n")
-            sys.stdout.flush()
+            with output_stream(None) as stream:
+                stream.write((visible(value) + "\n").encode())
     finally:
         store.close()
 
