@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -111,6 +112,58 @@ def test_signed_checkpoints_catch_truncation_and_bad_signatures(
     assert (cut.exit_code, [k for k, _ in kinds(cut)]) == (1, ["truncated"])
 
 
+def test_a_bad_checkpoint_name_is_refused_before_anything_is_written(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    assert run("keygen", tmp_path / "k.pem", tmp_path / "k.pub").exit_code == 0
+    plain = write_log("p.jsonl", [event(id="e1")])
+    out = tmp_path / "s.jsonl"
+    args = ("--checkpoint", "--sign-key", tmp_path / "k.pem", "--name", "a b")
+    result = run("seal", plain, "-o", out, *args)
+    assert result.exit_code == 2
+    assert "key name 'a b' must be" in result.stderr
+    assert not out.exists() and "sealed" not in result.stderr
+
+
+def test_seal_writes_through_a_symlink_and_keeps_the_files_mode(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    plain = write_log("p.jsonl", [event(id=f"e{i}") for i in range(3)])
+    target = tmp_path / "target.jsonl"
+    target.write_text("old")
+    target.chmod(0o640)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target.name)
+    assert run("seal", plain, "-o", link).exit_code == 0
+    assert link.is_symlink() and link.resolve() == target
+    assert len(target.read_bytes().splitlines()) == 3
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert run("verify", link).exit_code == 0
+
+
+def test_seal_writes_into_a_pipe_and_reads_from_one(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    """A FIFO at -o is written into, not replaced; one given as input is read (<(...))."""
+    import threading
+
+    plain = write_log("p.jsonl", [event(id=f"e{i}") for i in range(3)])
+    into, out_of = tmp_path / "into.fifo", tmp_path / "out_of.fifo"
+    os.mkfifo(into)
+    os.mkfifo(out_of)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(into.read_bytes()), daemon=True)
+    writer = threading.Thread(target=lambda: out_of.write_bytes(plain.read_bytes()), daemon=True)
+    reader.start()
+    writer.start()
+    result = run("seal", out_of, "-o", into)
+    reader.join(10)
+    writer.join(10)
+    assert result.exit_code == 0, result.stderr
+    assert into.is_fifo()
+    assert [orjson.loads(line)["seq"] for line in received[0].splitlines()] == [1, 2, 3]
+
+
 def test_keyed_chains_need_the_key(run: Run, write_log: WriteLog, tmp_path: Path) -> None:
     key = tmp_path / "chain.key"
     key.write_bytes(b"case-2026-0312 secret")
@@ -139,6 +192,12 @@ def test_keygen_refuses_to_overwrite(run: Run, tmp_path: Path) -> None:
         (["verify", str(SAMPLE_LOGS / "identity.jsonl")], 3, "no line holds a chained event"),
         (["verify", "x.jsonl", "--db", "y.duckdb"], 2, "give paths or --db, not both"),
         (["seal", "missing.jsonl", "-o", "out.jsonl"], 3, "no such file"),
+        (["seal", str(SAMPLE_LOGS), "-o", "out.jsonl"], 3, "is a directory"),
+        (
+            ["seal", str(SAMPLE_LOGS / "identity.jsonl"), "-o", "."],
+            2,
+            "cannot write: is a directory",
+        ),
         (["seal", "-", "-o", "o.jsonl", "--checkpoint"], 2, "--checkpoint needs --sign-key"),
     ],
 )

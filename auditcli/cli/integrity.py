@@ -225,14 +225,20 @@ def seal_command(
     recipe = _recipe(algorithm, key_file, "hash", "prev_hash", "seq", None)
     private_key = None
     if sign_key is not None:
-        from auditcli.integrity.checkpoint import load_private_key
+        from auditcli.integrity.checkpoint import check_name, load_private_key
 
         private_key = load_private_key(_read_bytes(sign_key, "the signing key"))
+        if checkpoint:
+            check_name(name)  # before the output is written
     sources: list[str | NamedStream] = [
         NamedStream("<stdin>", sys.stdin.buffer) if item == STDIN else item for item in inputs
     ]
     for item in inputs:
-        if item != STDIN and not Path(item).is_file():
+        if item == STDIN:
+            continue
+        if Path(item).is_dir():
+            raise InputError(f"{item}: is a directory", "seal takes files, in the order given")
+        if not Path(item).exists():  # a pipe (<(...)) is read like a file
             raise InputError(f"{item}: no such file")
     result = seal(sources, output, recipe)
     diagnostics.note(f"sealed {result.events:,} events into {output}; head {result.head}")

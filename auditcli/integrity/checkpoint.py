@@ -95,7 +95,8 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + ED25519_SIGNATURE_TYPE + raw).digest()[:4]
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """Refuse a key name that a signed note cannot carry."""
     if not _NAME.fullmatch(name):
         raise UsageError(
             f"key name {name!r} must be non-empty, without spaces or '+'",
@@ -152,7 +153,7 @@ def keygen(private_path: str | os.PathLike[str], public_path: str | os.PathLike[
 
 def sign_checkpoint(checkpoint: Checkpoint, private_key: Ed25519PrivateKey) -> bytes:
     """The signed note for a checkpoint, as bytes to write to a file."""
-    _check_name(checkpoint.name)
+    check_name(checkpoint.name)
     text = checkpoint.text()
     signature = private_key.sign(text.encode("utf-8"))
     keyed = key_id(checkpoint.name, private_key.public_key()) + signature

@@ -12,11 +12,12 @@ import gzip
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from auditcli.errors import InputError, UsageError
+from auditcli.errors import InputError, OutputError, UsageError
 from auditcli.integrity.canonical import fast_canonicalize, parse_json
 from auditcli.integrity.recipe import AuditChainRecipe
 from auditcli.integrity.scan import TIME_FIELDS
@@ -98,26 +99,56 @@ class _TimeSpan:
 
 
 def _write_lines(lines: Iterable[bytes], output: str | os.PathLike[str] | BinaryIO) -> None:
+    """Write ``lines`` to ``output``: a stream as it is; a path's file replaced at once
+    when done (through a symlink, its target; keeping the file's mode), while a pipe or
+    a device at the path is written into, never replaced."""
     if not isinstance(output, str | os.PathLike):
         output.writelines(lines)
         return
-    path = Path(output)
+    gzipped = str(output).endswith(".gz")
+    path = Path(os.path.realpath(output))
+    if path.is_dir():
+        raise UsageError(f"{output}: cannot write: is a directory")
+    if path.exists() and not path.is_file():
+        with _writing(output), open(path, "wb") as into:
+            _write_to(into, lines, gzipped, path.name)
+        return
+    with _writing(output):
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:
-        raise InputError(f"cannot write: {e.strerror}", path=str(path)) from e
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            if path.name.endswith(".gz"):
-                inner_name = path.name.removesuffix(".gz")
-                with gzip.GzipFile(inner_name, mode="wb", fileobj=raw, mtime=0) as zipped:
-                    zipped.writelines(lines)
-            else:
-                raw.writelines(lines)
-        os.replace(temporary, path)
+        with _writing(output):
+            with os.fdopen(descriptor, "wb") as raw:
+                _write_to(raw, lines, gzipped, path.name)
+            os.chmod(temporary, _mode_for(path))
+            os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_to(raw: BinaryIO, lines: Iterable[bytes], gzipped: bool, name: str) -> None:
+    if not gzipped:
+        raw.writelines(lines)
+        return
+    with gzip.GzipFile(name.removesuffix(".gz"), mode="wb", fileobj=raw, mtime=0) as zipped:
+        zipped.writelines(lines)
+
+
+def _mode_for(path: Path) -> int:
+    """The mode of the file being replaced, else what the umask gives a new file."""
+    with suppress(FileNotFoundError):
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def _writing(output: str | os.PathLike[str]) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
 
 
 def seal(
