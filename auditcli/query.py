@@ -55,6 +55,13 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # A value from the command line may hold bytes that are not UTF-8 (as lone
+        # surrogates); they are read as loading reads them in a record: U+FFFD.
+        for name in ("actors", "resources", "actions", "ips", "request_ids", "session_ids"):
+            values = getattr(self, name)
+            object.__setattr__(self, name, tuple(_as_utf8(v) for v in values))
+
     def value_terms(self) -> list[tuple[str, tuple[str, ...]]]:
         """(column, alternatives) for every option matched by value or glob."""
         terms = [
@@ -65,6 +72,10 @@ class EventFilter:
             ("session_id", self.session_ids),
         ]
         return [(column, values) for column, values in terms if values]
+
+
+def _as_utf8(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
@@ -158,6 +169,8 @@ def prefilter_needles(event_filter: EventFilter, verbatim: frozenset[str]) -> li
         if column not in verbatim:
             continue
         literals = [_longest_literal(v) for v in values]
+        if any("\ufffd" in lit for lit in literals):
+            return None  # it stands for bytes that were not UTF-8: any bytes, in a line
         if all(len(lit) >= _MIN_NEEDLE for lit in literals):
             return [orjson.dumps(lit)[1:-1] for lit in literals]
     if event_filter.ips and "source_ip" in verbatim:

@@ -367,6 +367,31 @@ def test_a_real_process_streams_into_head_and_exits_cleanly(tmp_path: Path) -> N
     assert b"Traceback" not in stderr
 
 
+def test_names_and_values_that_are_not_utf8_load_filter_and_show(tmp_path: Path) -> None:
+    """A file name or a --actor with bytes that are not UTF-8 (a lone surrogate to
+    Python) made DuckDB refuse the whole command."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = [b'{"ts": "2026-03-12T09:00:00Z", "actor": "ab\x9bc"}']
+    lines += [b'{"ts": "2026-03-12T09:00:0%dZ", "actor": "x%d"}' % (i, i) for i in range(5)]
+    (logs / b"caf\xe9.jsonl".decode("utf-8", "surrogateescape")).write_bytes(
+        b"\n".join(lines) + b"\n"
+    )
+    db = tmp_path / "case.duckdb"
+    loaded = subprocess.run(_cli("load", str(logs), "--db", str(db)), capture_output=True)
+    assert loaded.returncode == 0, loaded.stderr
+    for source in (("--db", str(db)), (str(logs),)):
+        done = subprocess.run(
+            [*_cli("filter", *source, "--format", "jsonl"), b"--actor", b"ab\x9bc"],
+            capture_output=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        [row] = [orjson.loads(line) for line in done.stdout.splitlines()]
+        assert row["actor"] == "ab\ufffdc"
+        assert row["source_file"].endswith("caf\\xe9.jsonl")
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("fmt", ["jsonl", "table", "csv", "json"])
 @pytest.mark.parametrize("to", ["stdout", "--output"])

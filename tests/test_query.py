@@ -390,6 +390,14 @@ def test_prefilter_needles_are_values_as_json_writes_them() -> None:
     assert needles == [b'a\\"b\\\\c', "zoë".encode()]
 
 
+def test_a_value_with_bytes_that_are_not_utf8_reads_as_loading_reads_them() -> None:
+    typed = b"ab\x9bc".decode("utf-8", "surrogateescape")  # as Python gets it from argv
+    event_filter = EventFilter(actors=(typed,))
+    assert event_filter.actors == ("ab\ufffdc",)
+    # A line holds the bytes, not U+FFFD: no byte search can find it.
+    assert prefilter_needles(event_filter, VERBATIM) is None
+
+
 def test_prefilter_needles_use_the_longest_literal_run_of_a_glob() -> None:
     assert prefilter_needles(EventFilter(resources=("db/*",)), VERBATIM) == [b"db/"]
     assert prefilter_needles(EventFilter(resources=("a*orders?x",)), VERBATIM) == [b"orders"]
