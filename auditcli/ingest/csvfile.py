@@ -35,7 +35,8 @@ _NAME = re.compile(r"[^\x00-\x1f{}\[\]\"0-9+\-.][^\x00-\x1f{}\[\]\"]{0,127}")
 
 
 def sniff(head: bytes) -> bool:
-    """True when ``head`` starts with a CSV header row: two or more distinct names."""
+    """True when ``head`` starts with a CSV header row: names, two or more distinct
+    (a repeated one is read as ``name_2``; see ``tabular.unique_names``)."""
     first = head.split(b"\n", 1)[0].removesuffix(b"\r")
     if first.lstrip()[:1] in (b"{", b"[", b""):
         return False
@@ -46,7 +47,7 @@ def sniff(head: bytes) -> bool:
     stripped = [name.strip() for name in names]
     return (
         len(stripped) >= 2
-        and len(set(stripped)) == len(stripped)
+        and len(set(stripped)) >= 2
         and all(_NAME.fullmatch(name) for name in stripped)
         and any(any(c.isalpha() for c in name) for name in stripped)
     )

@@ -201,7 +201,16 @@ def test_sniffing_tells_a_csv_header_from_other_text() -> None:
     assert not sniff(b'{"a": 1, "b": 2}\n')
     assert not sniff(b"2024-05-01T10:00:00Z,carol,login\n")
     assert not sniff(b"a,a\n")
+    assert sniff(b"timestamp,actor,action,actor\n")
     assert not sniff(b"just one line of text\n")
+
+
+def test_a_repeated_header_name_is_read_with_a_suffix() -> None:
+    loaded = load_records(b"timestamp,actor,action,actor\n2026-03-12T09:00:00Z,alice,login,bob\n")
+    [event] = loaded.events
+    assert (event["actor"], event["action"]) == ("alice", "login")
+    assert event["raw"] == "2026-03-12T09:00:00Z,alice,login,bob"
+    assert loaded.rejects == []
 
 
 def test_a_parquet_row_becomes_a_json_object() -> None:
