@@ -24,6 +24,7 @@ from auditcli.firsts import KINDS, ensure_current_keys, row_key_sql
 from auditcli.query import EventFilter, matching_addresses, parse_networks, where_clause
 from auditcli.schema import CHAIN_STATE_SQL, chain_joins_sql
 from auditcli.store import Store
+from auditcli.timeutil import within_range
 
 DEFAULT_SPAN = timedelta(minutes=15)
 
@@ -95,14 +96,15 @@ class Window:
 
 
 def window_at(at: datetime, before: timedelta, after: timedelta) -> Window:
-    """The window from ``at - before`` to ``at + after``."""
-    return Window(at - before, at + after, at)
+    """The window from ``at - before`` to ``at + after``, within the times kept."""
+    return Window(within_range(at, -before), within_range(at, after), within_range(at))
 
 
 def window_between(since: datetime, until: datetime) -> Window:
     """The window from ``since`` to ``until``, centred on its middle."""
     if until < since:
         raise UsageError("--until is before --since")
+    since, until = within_range(since), within_range(until)
     return Window(since, until, since + (until - since) / 2)
 
 

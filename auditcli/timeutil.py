@@ -20,6 +20,11 @@ TIME_FORMS = (
 )
 DURATION_FORMS = "a duration such as 90s, 15m, 2h, 1h30m, 3d or 1w"
 
+#: The earliest and latest times auditcli keeps or shows: Python's range, a day in
+#: from each end, so that a time can be shown at any zone's offset.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(?:(\d+)([smhdw]))+")
 _DURATION_PART = re.compile(r"(\d+)([smhdw])")
@@ -43,6 +48,15 @@ def zone(name: str | None) -> tzinfo:
             f"unknown time zone {name!r}",
             "use an IANA name such as Europe/Berlin, or UTC",
         ) from e
+
+
+def within_range(moment: datetime, shift: timedelta = timedelta(0)) -> datetime:
+    """``moment + shift``, held within ``EARLIEST`` .. ``LATEST``."""
+    try:
+        shifted = moment + shift
+    except OverflowError:
+        return LATEST if shift > timedelta(0) else EARLIEST
+    return min(max(shifted, EARLIEST), LATEST)
 
 
 def parse_duration(text: str) -> timedelta:

@@ -392,6 +392,23 @@ def test_names_and_values_that_are_not_utf8_load_filter_and_show(tmp_path: Path)
         assert row["source_file"].endswith("caf\\xe9.jsonl")
 
 
+@pytest.mark.parametrize("command", ["timeline", "filter"])
+def test_a_table_into_a_reader_that_goes_away_exits_0(tmp_path: Path, command: str) -> None:
+    """rich ends the process with exit 1 on a broken pipe unless told otherwise."""
+    args = ("--at", "2026-03-12T14:04Z", "--window", "2h") if command == "timeline" else ()
+    auditcli = subprocess.Popen(
+        _cli(command, str(SAMPLE_LOGS), *args, "--format", "table", "--limit", "5000"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert auditcli.stdout is not None
+    auditcli.stdout.readline()
+    auditcli.stdout.close()
+    _, stderr = auditcli.communicate(timeout=60)
+    assert (auditcli.returncode, stderr) == (0, b"")
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("fmt", ["jsonl", "table", "csv", "json"])
 @pytest.mark.parametrize("to", ["stdout", "--output"])

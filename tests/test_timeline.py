@@ -28,7 +28,7 @@ from auditcli.timeline import (
     window_at,
     window_between,
 )
-from auditcli.timeutil import parse_time, zone
+from auditcli.timeutil import EARLIEST, LATEST, parse_time, zone
 from tests.conftest import SAMPLE_LOGS, event, jsonl
 
 Run = Callable[..., Result]
@@ -76,6 +76,40 @@ def test_since_after_until_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="--until is before --since"):
         window_between(T0, T0 - timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    ("at", "before", "after"),
+    [
+        (T0, timedelta(days=999_999_999), timedelta(days=999_999_999)),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), timedelta(0), timedelta(days=1)),
+        (datetime(1, 1, 1, tzinfo=UTC), timedelta(days=1), timedelta(0)),
+    ],
+)
+def test_a_window_past_the_times_python_holds_stops_at_their_ends(
+    at: datetime, before: timedelta, after: timedelta
+) -> None:
+    window = window_at(at, before, after)
+    assert EARLIEST <= window.start <= window.centre <= window.end <= LATEST
+    for moment in (window.start, window.centre, window.end):
+        moment.astimezone(zone("Pacific/Kiritimati")).astimezone(zone("Etc/GMT+12"))
+
+
+def test_a_window_of_any_length_shows(run: Run) -> None:
+    result = run(
+        "timeline",
+        str(SAMPLE_LOGS),
+        "--at",
+        "2026-03-12T14:04Z",
+        "--window",
+        "999999999d",
+        "-f",
+        "table",
+        "--tz",
+        "Asia/Tokyo",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "events" in result.stdout
 
 
 def test_around_centres_on_the_event_and_marks_it() -> None:

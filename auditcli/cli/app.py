@@ -7,6 +7,7 @@ values, calls the core, and hands the result to ``render``.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -240,12 +241,17 @@ def _written(where: str) -> Iterator[None]:
 def console_for(stream: BinaryIO | None, color: bool) -> Any:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 itself; the reader went away, which the boundary ends as 0
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
     if stream is None or stream is sys.stdout.buffer:
-        return Console(no_color=not color, highlight=False, soft_wrap=False)
+        return _Console(no_color=not color, highlight=False, soft_wrap=False)
     import io
 
     text = io.TextIOWrapper(stream, encoding="utf-8", write_through=True)
-    return Console(file=text, no_color=True, highlight=False, width=200, color_system=None)
+    return _Console(file=text, no_color=True, highlight=False, width=200, color_system=None)
 
 
 def now() -> datetime:

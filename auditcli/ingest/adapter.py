@@ -16,6 +16,7 @@ from typing import Any
 
 from auditcli.errors import UsageError
 from auditcli.schema import EVENT_COLUMN_NAMES
+from auditcli.timeutil import EARLIEST, LATEST
 
 #: Columns every adapter fills; provenance columns are filled by the loader.
 MAPPED_COLUMNS = (
@@ -50,9 +51,9 @@ MACROS = (
        CASE WHEN v = '' THEN NULL
             WHEN (prefix(v, '{') OR prefix(v, '[')) AND json_valid(v) THEN NULL
             ELSE v END""",
-    """CREATE OR REPLACE TEMP MACRO _dated(t) AS
-       CASE WHEN t BETWEEN TIMESTAMPTZ '0001-01-02 00:00:00+00'
-                       AND TIMESTAMPTZ '9999-12-30 00:00:00+00' THEN t END""",
+    f"""CREATE OR REPLACE TEMP MACRO _dated(t) AS
+       CASE WHEN t BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}'
+                       AND TIMESTAMPTZ '{LATEST.isoformat()}' THEN t END""",
     # Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by size.
     """CREATE OR REPLACE TEMP MACRO _epoch(v) AS
        CASE WHEN abs(v) < 1e11 THEN to_timestamp(v)
