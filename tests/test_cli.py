@@ -392,6 +392,13 @@ def test_names_and_values_that_are_not_utf8_load_filter_and_show(tmp_path: Path)
         assert row["source_file"].endswith("caf\\xe9.jsonl")
 
 
+@pytest.mark.parametrize("command", ["filter", "timeline", "rejects", "access-log"])
+def test_a_limit_past_what_a_query_takes_is_a_usage_error(run: Run, command: str) -> None:
+    result = run(command, "--limit", str(2**64))
+    assert result.exit_code == 2
+    assert "not in the range 0<=x<=9223372036854775807" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["timeline", "filter"])
 def test_a_table_into_a_reader_that_goes_away_exits_0(tmp_path: Path, command: str) -> None:
     """rich ends the process with exit 1 on a broken pipe unless told otherwise."""

@@ -36,6 +36,8 @@ app = typer.Typer(
 
 DEFAULT_DB = "audit.duckdb"
 TABLE_ROW_CAP = 100
+#: The most rows --limit takes: what DuckDB's LIMIT (a BIGINT) holds.
+MAX_ROWS = 2**63 - 1
 
 F = TypeVar("F", bound=Callable[..., Any])
 

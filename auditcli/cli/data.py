@@ -14,6 +14,7 @@ import typer
 
 from auditcli import diagnostics
 from auditcli.cli.app import (
+    MAX_ROWS,
     TABLE_ROW_CAP,
     CsvRawOpt,
     DbOpt,
@@ -271,7 +272,9 @@ def filter_command(
     ] = None,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", min=0, help=f"At most N rows [tables: {TABLE_ROW_CAP}]."),
+        typer.Option(
+            "--limit", min=0, max=MAX_ROWS, help=f"At most N rows [tables: {TABLE_ROW_CAP}]."
+        ),
     ] = None,
     fields: Annotated[
         str | None, typer.Option("--fields", help="Columns to output, comma-separated.")
@@ -410,7 +413,9 @@ def sources_command(
 @command
 def rejects_command(
     db: DbOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, max=MAX_ROWS, help="At most N rows.")
+    ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from auditcli.store import Store
 
 from auditcli.cli.app import (
+    MAX_ROWS,
     DbOpt,
     DebugOpt,
     FormatOpt,
@@ -100,7 +101,7 @@ def access_log_command(
         bool, typer.Option("--verify", help="Check the log's hash chain (exit 1 when broken).")
     ] = False,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, help="The last N entries only.")
+        int | None, typer.Option("--limit", min=0, max=MAX_ROWS, help="The last N entries only.")
     ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,

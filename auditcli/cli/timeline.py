@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from auditcli.cli.app import (
+    MAX_ROWS,
     CsvRawOpt,
     DbOpt,
     DebugOpt,
@@ -117,7 +118,9 @@ def timeline_command(
     ] = False,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", min=0, help=f"At most N rows in tables [{TIMELINE_ROW_CAP}]."),
+        typer.Option(
+            "--limit", min=0, max=MAX_ROWS, help=f"At most N rows in tables [{TIMELINE_ROW_CAP}]."
+        ),
     ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
