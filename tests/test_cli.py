@@ -392,6 +392,23 @@ def test_names_and_values_that_are_not_utf8_load_filter_and_show(tmp_path: Path)
         assert row["source_file"].endswith("caf\\xe9.jsonl")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file descriptors")
+@pytest.mark.parametrize(
+    "args", [("load", "-", "--db", "x.duckdb"), ("filter", "-"), ("verify", "-")]
+)
+def test_a_closed_stdin_is_one_line_and_exit_3(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = subprocess.run(
+        _cli(*args),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - before exec, in the child only
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr == "auditcli: error: <stdin>: cannot read: standard input is closed\n"
+
+
 @pytest.mark.parametrize("command", ["filter", "timeline", "rejects", "access-log"])
 def test_a_limit_past_what_a_query_takes_is_a_usage_error(run: Run, command: str) -> None:
     result = run(command, "--limit", str(2**64))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -114,7 +113,7 @@ def verify_command(
     Without --expect-head/--expect-count or --checkpoint the end of the chain is
     unanchored: a truncated tail cannot be told from a complete one.
     """
-    from auditcli.ingest.sources import expand
+    from auditcli.ingest.sources import expand, stdin_bytes
     from auditcli.integrity import NamedStream, verify_chain
 
     recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
@@ -130,7 +129,7 @@ def verify_command(
         )
     if paths:
         sources: list[str | NamedStream] = [
-            NamedStream("<stdin>", sys.stdin.buffer) if ref.path is None else str(ref.path)
+            NamedStream("<stdin>", stdin_bytes()) if ref.path is None else str(ref.path)
             for ref in expand(paths)
         ]
         report = verify_chain(
@@ -216,7 +215,7 @@ def seal_command(
     debug: DebugOpt = False,
 ) -> None:
     """Add seq, prev_hash and hash to every event, so the export can be verified later."""
-    from auditcli.ingest.sources import STDIN
+    from auditcli.ingest.sources import STDIN, stdin_bytes
     from auditcli.integrity import NamedStream
     from auditcli.integrity.seal import seal
 
@@ -231,7 +230,7 @@ def seal_command(
         if checkpoint:
             check_name(name)  # before the output is written
     sources: list[str | NamedStream] = [
-        NamedStream("<stdin>", sys.stdin.buffer) if item == STDIN else item for item in inputs
+        NamedStream("<stdin>", stdin_bytes()) if item == STDIN else item for item in inputs
     ]
     for item in inputs:
         if item == STDIN:

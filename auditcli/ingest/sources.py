@@ -154,12 +154,19 @@ class OpenSource:
         return self._hashing.bytes_read
 
 
+def stdin_bytes() -> BinaryIO:
+    """Standard input as bytes; an InputError when the process was started without it."""
+    if sys.stdin is None:
+        raise InputError(f"{STDIN_NAME}: cannot read: standard input is closed")
+    return sys.stdin.buffer
+
+
 @contextmanager
 def open_source(ref: SourceRef, stdin: BinaryIO | None = None) -> Iterator[OpenSource]:
     """Open ``ref`` for reading; read errors surface as InputError naming the file."""
     try:
         inner: BinaryIO = (
-            (stdin or sys.stdin.buffer) if ref.path is None else open(ref.path, "rb")  # noqa: SIM115
+            (stdin or stdin_bytes()) if ref.path is None else open(ref.path, "rb")  # noqa: SIM115
         )
     except OSError as e:
         raise InputError(f"{ref.name}: cannot open: {e.strerror or e}") from e
