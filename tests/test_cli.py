@@ -402,7 +402,7 @@ def test_a_closed_stdin_is_one_line_and_exit_3(tmp_path: Path, args: tuple[str, 
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - before exec, in the child only
+        preexec_fn=lambda: os.close(0),  # in the child, before exec
         check=False,
     )
     assert done.returncode == 3, done.stderr
