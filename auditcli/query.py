@@ -39,6 +39,7 @@ _MIN_NEEDLE = 3
 _MAPPED_MARKERS = [bytes(p) for p in itertools.product(*[b"fF"] * 4)]
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,20 @@ def _as_utf8(value: str) -> str:
 
 def parse_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
     """``--ip`` values as networks (a lone address is a /32 or /128)."""
-    networks = []
+    networks: list[IpNetwork] = []
     for value in values:
         try:
-            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+            network = ipaddress.ip_network(value.strip(), strict=False)
         except ValueError as e:
             raise UsageError(
                 f"cannot read IP address or CIDR {value!r}",
                 "use an address (203.0.113.7, 2001:db8::1) or a CIDR (10.0.0.0/8)",
             ) from e
+        networks.append(network)
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+            # ::ffff:203.0.113.7 is 203.0.113.7, however a log writes it
+            v4 = int(network.network_address) & 0xFFFFFFFF
+            networks.append(ipaddress.IPv4Network((v4, network.prefixlen - 96)))
     return tuple(networks)
 
 
