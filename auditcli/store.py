@@ -125,6 +125,13 @@ class Store:
                 )
             if file.is_dir():
                 raise StoreError(f"{where} is a directory, not a database file")
+            if file.is_file() and file.stat().st_size == 0:  # made by mktemp or touch
+                if read_only or must_exist:
+                    raise StoreError(
+                        f"{where} is empty: no events loaded",
+                        "load logs into it first with `auditcli load PATH --db FILE`",
+                    )
+                file.unlink()  # DuckDB makes a database only where no file is
             if not file.exists() and texts_path(file).exists():
                 raise StoreError(
                     f"cannot create database {where}: {texts_path(file)} is there already, "

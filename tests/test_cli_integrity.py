@@ -14,7 +14,7 @@ import pytest
 from typer.testing import Result
 
 from auditcli.store import Store
-from tests.conftest import SAMPLE_LOGS, event
+from tests.conftest import SAMPLE_LOGS, event, jsonl
 
 Run = Callable[..., Result]
 WriteLog = Callable[..., Path]
@@ -162,6 +162,16 @@ def test_seal_writes_into_a_pipe_and_reads_from_one(
     assert result.exit_code == 0, result.stderr
     assert into.is_fifo()
     assert [orjson.loads(line)["seq"] for line in received[0].splitlines()] == [1, 2, 3]
+
+
+def test_a_value_seal_cannot_write_canonically_is_named_by_file_and_line(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    plain = write_log("p.jsonl", jsonl([event(id="e1")]) + b'{"id": "e2", "x": "\\ud800"}\n')
+    result = run("seal", plain, "-o", tmp_path / "s.jsonl")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"auditcli: error: {plain}:2: string holds a lone surrogate")
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_keyed_chains_need_the_key(run: Run, write_log: WriteLog, tmp_path: Path) -> None:

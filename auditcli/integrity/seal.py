@@ -198,12 +198,16 @@ def seal(
                 span.add(event)
                 event[seq_field] = first_seq + count
                 event[recipe.prev_field] = head
-                head = event[recipe.hash_field] = recipe.hash_event(event)
+                try:
+                    head = event[recipe.hash_field] = recipe.hash_event(event)
+                    sealed = fast_canonicalize(event) + b"\n"
+                except InputError as e:  # a value with no canonical form
+                    raise InputError(e.message, e.hint, path=name, line=where) from e
                 first_hash = first_hash or head
                 count += 1
                 if progress is not None and count % 10000 == 0:
                     progress(count)
-                yield fast_canonicalize(event) + b"\n"
+                yield sealed
 
     _write_lines(chained(), output)
     label = ("hmac-" if recipe.keyed else "") + recipe.algorithm.value

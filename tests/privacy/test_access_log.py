@@ -212,3 +212,18 @@ def test_an_empty_duckdb_file_is_loaded_into(run: Run, tmp_path: Path) -> None:
     duckdb.connect(str(empty)).close()
     assert run("load", "--db", empty, SAMPLE_LOGS / "identity.jsonl").exit_code == 0
     assert run("filter", "--db", empty, "--format", "jsonl").stdout.count("\n") == 194
+
+
+def test_a_zero_byte_file_is_loaded_into_and_not_read_as_a_database(
+    run: Run, tmp_path: Path
+) -> None:
+    """mktemp and touch make such files; DuckDB calls them invalid databases."""
+    reading, loading = tmp_path / "reading.duckdb", tmp_path / "loading.duckdb"
+    reading.touch()
+    loading.touch()
+    result = run("filter", "--db", reading)
+    assert result.exit_code == 3
+    assert f"{reading} is empty: no events loaded" in result.stderr
+    assert reading.stat().st_size == 0
+    assert run("load", "--db", loading, SAMPLE_LOGS / "identity.jsonl").exit_code == 0
+    assert run("filter", "--db", loading, "--format", "jsonl").stdout.count("\n") == 194
