@@ -122,6 +122,22 @@ def test_rejects_are_listed_by_the_rejects_command(run: Run, write_log: WriteLog
         ),
         (["filter", "--db", "none.duckdb"], 3, "auditcli: error: no database at none.duckdb"),
         (["filter", "--since", "soon"], 2, "auditcli: error: cannot read time 'soon'"),
+        (["filter", "--until", ""], 2, "auditcli: error: cannot read time ''"),
+        (
+            ["timeline", str(SAMPLE_LOGS), "--since", "", "--until", "now"],
+            2,
+            "auditcli: error: cannot read time ''",
+        ),
+        (
+            ["filter", "--db", "x.duckdb", "--mapping", "m.toml"],
+            2,
+            "auditcli: error: --mapping applies to files read now, not to --db",
+        ),
+        (
+            ["timeline", "--db", "x.duckdb", "--at", "now", "--input-format", "okta"],
+            2,
+            "auditcli: error: --input-format applies to files read now, not to --db",
+        ),
         (["filter", "--ip", "300.1.1.1"], 2, "cannot read IP address or CIDR '300.1.1.1'"),
         (["filter", "--fields", "nope"], 2, "auditcli: error: --fields: unknown column 'nope'"),
         (["filter", "--sort", "-nope"], 2, "auditcli: error: --sort: unknown column 'nope'"),

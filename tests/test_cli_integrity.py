@@ -202,6 +202,11 @@ def test_keygen_refuses_to_overwrite(run: Run, tmp_path: Path) -> None:
         (["verify", str(SAMPLE_LOGS / "identity.jsonl")], 3, "no line holds a chained event"),
         (["verify", "x.jsonl", "--db", "y.duckdb"], 2, "give paths or --db, not both"),
         (["seal", "missing.jsonl", "-o", "out.jsonl"], 3, "no such file"),
+        (
+            ["verify", str(SAMPLE_LOGS / "identity.jsonl"), "--expect-head", " "],
+            2,
+            "the expected head is empty",
+        ),
         (["seal", str(SAMPLE_LOGS), "-o", "out.jsonl"], 3, "is a directory"),
         (
             ["seal", str(SAMPLE_LOGS / "identity.jsonl"), "-o", "."],

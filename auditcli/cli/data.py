@@ -38,6 +38,7 @@ from auditcli.cli.app import (
     output_stream,
     use_color,
 )
+from auditcli.errors import UsageError
 
 if TYPE_CHECKING:
     from auditcli.cli.safety import Privacy
@@ -198,6 +199,12 @@ def open_for_query(
     from auditcli.store import MEMORY, Store
 
     if not paths:
+        if input_format is not None or mapping is not None:
+            option = "--mapping" if mapping is not None else "--input-format"
+            raise UsageError(
+                f"{option} applies to files read now, not to --db",
+                "a database's events were mapped when they were loaded",
+            )
         return Store.open(db_path(db), must_exist=True)
     options = load_options(input_format, mapping, **extra)
     store = Store.open(MEMORY)
@@ -323,8 +330,8 @@ def filter_command(
         actions=tuple(action or ()),
         outcome=outcome.value if outcome else None,
         ips=tuple(ip or ()),
-        since=parse_time(since, now=clock, tz=zone_info) if since else None,
-        until=parse_time(until, now=clock, tz=zone_info) if until else None,
+        since=parse_time(since, now=clock, tz=zone_info) if since is not None else None,
+        until=parse_time(until, now=clock, tz=zone_info) if until is not None else None,
     )
     # Tokens are resolved against the loaded values, so files are then read whole.
     tokens = has_tokens(event_filter)

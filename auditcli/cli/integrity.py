@@ -142,7 +142,7 @@ def verify_command(
         )
         reports = [(", ".join(paths), report)]
     else:
-        if expect_head or expect_count is not None or checkpoint:
+        if expect_head is not None or expect_count is not None or checkpoint:
             raise UsageError("anchors apply to files, not to --db", "verify the exported files")
         reports = _verify_db(db, recipe)
     _write(reports, output_format, output, use_color(no_color, os.environ))

@@ -288,9 +288,11 @@ class _Verification:
 def _anchor(expected_head: str | None, expected_count: int | None) -> Anchor | None:
     if expected_count is not None and expected_count < 0:
         raise UsageError("the expected count must not be negative")
+    if expected_head is not None and not expected_head.strip():
+        raise UsageError("the expected head is empty", "give the hash the chain must end on")
     if expected_head is None and expected_count is None:
         return None
-    return Anchor(expected_head.lower() if expected_head else None, expected_count)
+    return Anchor(expected_head.strip().lower() if expected_head else None, expected_count)
 
 
 def _checkpoint_anchor(
