@@ -185,15 +185,9 @@ def _deep_document(data: bytes) -> _Document | None:
 
 def _value_end(text: str, start: int) -> int:
     """Where the array or object opening at ``start`` closes (past it), or -1."""
-    depth = 0
-    for token in _TOKEN.finditer(text, start):
-        symbol = token.group()
-        if symbol in "[{":
-            depth += 1
-        elif symbol in "]}":
-            depth -= 1
-            if depth == 0:
-                return token.end()
+    for token, depth in _nested_tokens(text, start):
+        if depth == 0:
+            return token.end()
     return -1
 
 
@@ -236,21 +230,29 @@ def _wrapper_key(parsed: object) -> str | None:
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
 
 
-def element_spans(text: str, array_start: int) -> list[tuple[int, int]]:
-    """(start, end) of each element of the JSON array whose ``[`` is at ``array_start``."""
-    spans: list[tuple[int, int]] = []
+def _nested_tokens(text: str, start: int) -> Iterator[tuple[re.Match[str], int]]:
+    """The tokens from the bracket at ``start`` to the one closing it, each with the
+    depth it leaves (0 after the closing one)."""
     depth = 0
-    element_start = array_start + 1
-    for token in _TOKEN.finditer(text, array_start):
+    for token in _TOKEN.finditer(text, start):
         symbol = token.group()
         if symbol in "[{":
             depth += 1
         elif symbol in "]}":
             depth -= 1
-            if depth == 0:
-                _add_span(text, element_start, token.start(), spans)
-                return spans
-        elif symbol == "," and depth == 1:
+        yield token, depth
+        if depth == 0:
+            return
+
+
+def element_spans(text: str, array_start: int) -> list[tuple[int, int]]:
+    """(start, end) of each element of the JSON array whose ``[`` is at ``array_start``."""
+    spans: list[tuple[int, int]] = []
+    element_start = array_start + 1
+    for token, depth in _nested_tokens(text, array_start):
+        if depth == 0:
+            _add_span(text, element_start, token.start(), spans)
+        elif depth == 1 and token.group() == ",":
             _add_span(text, element_start, token.start(), spans)
             element_start = token.end()
     return spans
