@@ -15,7 +15,8 @@ record's fields with the main record's over them, unset values left out).
 - resource the file acted on (the PATH item that is not the parent directory), the
   socket address, the sudo command (``cmd``), the account (``acct``, ``id``), the
   systemd unit, else the executable; resource_type says which.
-- outcome from ``success=yes/no`` or ``res=success/failed`` (``1``/``0``); error the
+- outcome from ``success=yes/no`` or ``res=success/failed`` (``1``/``0``), else
+  failure for an AppArmor or SELinux denial without a system call; error the
   ``exit`` code of a failed system call (``-13`` is EACCES).
 - source_ip ``addr`` (else ``hostname``); session_id ``ses``.
 
@@ -43,7 +44,9 @@ _RESULT = f"lower({text('event.res')})"
 _OUTCOME = f"""CASE WHEN {_SUCCESS} = 'yes' THEN 'success'
                    WHEN {_SUCCESS} = 'no' THEN 'failure'
                    WHEN {_RESULT} IN ('success', '1', 'yes') THEN 'success'
-                   WHEN {_RESULT} IN ('failed', 'failure', '0', 'no') THEN 'failure' END"""
+                   WHEN {_RESULT} IN ('failed', 'failure', '0', 'no') THEN 'failure'
+                   WHEN {text("event.apparmor")} = 'DENIED' OR {text("event.seresult")} = 'denied'
+                        THEN 'failure' END"""
 
 #: (resource_type, paths) in the order a resource is chosen.
 TARGETS = (

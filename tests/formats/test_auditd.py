@@ -209,6 +209,15 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
         },
     ),
     (
+        "apparmor-denial-without-a-system-call",
+        [
+            'type=AVC msg=audit(1524662933.080:61207): apparmor="DENIED" operation="ptrace" '
+            'profile="docker-default" pid=5571 comm="metricbeat" requested_mask="trace" '
+            'denied_mask="trace" peer="unconfined"'
+        ],
+        {"action": "AVC", "outcome": "failure"},
+    ),
+    (
         "old-pam-message-with-a-parenthesised-tail",
         [
             "type=USER_START msg=audit(1170021601.344:297): user pid=13015 uid=0 auid=0 "
