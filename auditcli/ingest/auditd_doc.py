@@ -39,6 +39,8 @@ _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _ARGUMENT = re.compile(r"a(\d+)(?:\[(\d+)\])?")
 _AVC = re.compile(r"avc:\s+(\w+)\s+\{([^}]*)\}")
 _ENRICHED = "\x1d"
+#: An old LOGIN record's "old auid=" and "new auid=" (now "old-auid=" and "auid=").
+_OLD_LOGIN = re.compile(r"(?<!\S)(old|new) (auid|ses)=")
 #: The closing group of an old PAM message: ``(hostname=?, addr=?, terminal=cron res=success)``.
 _OLD_PAM_TAIL = re.compile(r"\(([^()'\"]*)\)\s*$")
 
@@ -170,6 +172,8 @@ def _iso(epoch: str, millis: str | None) -> str:
 def parse_fields(body: str, kind: str = "") -> dict[str, str]:
     """The ``key=value`` fields of one record's text after its header, decoded."""
     plain, _, enriched = body.partition(_ENRICHED)
+    if kind == "LOGIN":  # the old form: "old auid=4294967295 new auid=0"
+        plain = _OLD_LOGIN.sub(lambda m: f"old-{m[2]}=" if m[1] == "old" else f"{m[2]}=", plain)
     fields: dict[str, str] = {}
     chunks: dict[str, list[tuple[int, str]]] = {}
     for key, value in _FIELD.findall(plain):

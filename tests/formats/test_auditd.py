@@ -241,6 +241,14 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
         {"action": "CRED_DISP", "outcome": "success", "source_ip": None},
     ),
     (
+        "old-login-with-old-and-new-auid",
+        [
+            "type=LOGIN msg=audit(1170021601.343:296): login pid=13015 uid=0 "
+            "old auid=4294967295 new auid=1000 old ses=4294967295 new ses=7"
+        ],
+        {"action": "LOGIN", "actor": "1000", "session_id": "7"},
+    ),
+    (
         "login-res-1-without-colon-after-header",
         [
             "type=LOGIN msg=audit(1364481363.243:414) pid=1298 uid=0 old-auid=4294967295 "
