@@ -157,6 +157,11 @@ def _keyed(name: str, field: str, doc: str, value: str | None = None, show: int 
     )
 
 
+#: A connection string's ``//user:password@``, also with its slashes escaped in JSON
+#: (``\/\/`` or ``\u002f\u002f``), in text lowercased or not.
+_CONNECTION_HINT = r"""(?:/|\\u002[fF])\\*(?:/|\\u002[fF])[^\s"/@]*:(?:[^\s"/@\\]|\\.)*@"""
+
+
 def _shape(
     name: str,
     value: str,
@@ -232,8 +237,10 @@ DEFAULT_DETECTORS: tuple[Detector, ...] = (
     ),
     _shape(
         "connection-string",
-        r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/@\"'<>]*:(?P<secret>[^\s@/]+)@",
-        r"""/\\*/[^\s"/@]*:(?:[^\s"/@\\]|\\.)*@""",
+        # The password runs to the last @ before the host: it may hold @ itself.
+        r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/@\"'<>]*:(?P<secret>[^\s/]+?)@"
+        r"(?=[^\s@/\"'<>]*(?:[/?#\s\"'<>]|$))",
+        _CONNECTION_HINT,
         "the password in scheme://user:password@host; user and host stay visible",
     ),
     _shape(
@@ -332,7 +339,7 @@ _FAST_PRECHECK = re.compile(
             _PLAIN_ESCAPE.pattern,
             f"b(?:earer|asic){_WS}",
             "g(?<=-----beg)in ",
-            r"""/\\*/[^\s"/@]*:(?:[^\s"/@\\]|\\.)*@""",
+            _CONNECTION_HINT,
             *(
                 rf"{d}(?:(?<![0-9a-z_.-]{d})|(?<=\\[bfnrt]{d})|(?<=\\u[0-9a-f]{{4}}{d}))"
                 r"[0-9]{3}[ -]?[0-9]{4}(?:[0-9]{2}[ -]?[0-9]|[ -]?[0-9]{4})"

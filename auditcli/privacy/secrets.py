@@ -12,7 +12,10 @@ value shape (``value``: searched in every string and number), or on a value shap
 under a key (both). Keys are found in JSON and in free text as ``key=value`` or
 ``key: value`` (query strings, headers, logfmt). A keyed value is masked whatever
 it holds: strings and numbers, and every leaf of an object or array under the key;
-empty strings, booleans and null stay. A masked secret shows as ``<redacted:NAME>``,
+empty strings, booleans and null stay. In free text a key may follow ``-`` or ``--``
+(a command line) and be written ``\"key\"`` (JSON inside a string of a line that
+is not JSON); a value in quotes runs to its closing quote, one in brackets to its
+closing bracket. A masked secret shows as ``<redacted:NAME>``,
 or, for detectors with ``show_prefix``, as its first characters, ``…`` and the label
 when the secret is at least four times that long: ``wJal…<redacted:aws-secret-key>``.
 
@@ -85,9 +88,18 @@ __all__ = [
 
 _Span = tuple[int, int, Detector]  # start, end, what found it
 
+#: ``key=value`` or ``key: value`` in free text: also ``--password=...`` (a command line)
+#: and ``\"key\": ...`` (JSON inside a string of a line that is not JSON).
 _ASSIGNMENT = re.compile(
-    r"""(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]{0,63})["']?[ \t]*[:=][ \t]*"""
+    r"""(?:(?<![A-Za-z0-9_.-])|(?<=[\s"'=]-)|(?<=[\s"'=]--)|(?<=^-)|(?<=^--))"""
+    r"""([A-Za-z][A-Za-z0-9_.-]{0,63})\\?["']?[ \t]*[:=][ \t]*"""
 )
+#: A quoted value, its escaped quotes included: "a\"b" or \"a\\\"b\" (escaped once more).
+_QUOTED = {
+    '"': re.compile(r'"((?:[^"\\]|\\.)*)"'),
+    "'": re.compile(r"'((?:[^'\\]|\\.)*)'"),
+    '\\"': re.compile(r'\\"((?:[^"\\]|\\[^"])*)\\"'),
+}
 _FIRST_WORD = re.compile(r"""[^\s,;&"'<>]+""")
 _EOL = re.compile(r"[\r\n]")
 
@@ -101,16 +113,21 @@ class _Scan:
 
 
 def _found(detector: Detector, text: str, start: int, end: int) -> list[_Span]:
-    """Where ``detector.value`` finds a secret in ``text[start:end]``."""
+    """Where ``detector.value`` finds a secret in ``text[start:end]``.
+
+    The stretch is searched on its own, so that ``^`` in a pattern means its start
+    (``finditer(text, start)`` would let ``^`` match only at the text's start).
+    """
     pattern = detector.value
     assert pattern is not None
     group = "secret" if "secret" in pattern.groupindex else 0
+    stretch = text if start == 0 and end == len(text) else text[start:end]
     spans: list[_Span] = []
-    for match in pattern.finditer(text, start, end):
-        span_start, span_end = match.span(group)
-        secret = text[span_start:span_end]
+    for match in pattern.finditer(stretch):
+        secret = match.group(group)
         if secret and (detector.validator is None or detector.validator(secret)):
-            spans.append((span_start, span_end, detector))
+            span_start, span_end = match.span(group)
+            spans.append((start + span_start, start + span_end, detector))
     return spans
 
 
@@ -136,9 +153,13 @@ def _assignment_spans(text: str, scan: _Scan) -> list[_Span]:
         start = match.end()
         eol = _EOL.search(text, start)
         end = eol.start() if eol else len(text)
-        if start < end and text[start] in "\"'":
-            closing = text.find(text[start], start + 1, end)
-            start, end = start + 1, closing if closing >= 0 else end
+        width = 2 if text.startswith('\\"', start) else 1
+        opening = text[start : start + width]
+        if opening in _QUOTED:
+            quoted = _QUOTED[opening].match(text, start, end)
+            start, end = (quoted.span(1)) if quoted else (start + len(opening), end)
+        elif opening in ("{", "["):
+            end = _closing_bracket(text, start, end)
         elif detector.value is None:
             word = _FIRST_WORD.match(text, start, end)
             if word is None:
@@ -146,6 +167,24 @@ def _assignment_spans(text: str, scan: _Scan) -> list[_Span]:
             end = word.end()
         spans.extend(_keyed_spans(detector, text, start, end))
     return spans
+
+
+def _closing_bracket(text: str, start: int, end: int) -> int:
+    """Past the bracket closing the one at ``start`` (strings skipped), else ``end``:
+    a JSON value under a secret key, in text that is not JSON, is masked whole."""
+    depth = 0
+    for token in _BRACKETS.finditer(text, start, end):
+        symbol = token.group()
+        if symbol in "[{":
+            depth += 1
+        elif symbol in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return end
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def _apply(text: str, spans: list[_Span], detectors: DetectorSet) -> str:
@@ -240,13 +279,57 @@ def _mask_json(text: str, scan: _Scan, depth: int = 0) -> str:
             spans = _keyed_spans(keyed, token) if keyed else _shape_spans(token, scan)
             masked = _apply(token, spans, scan.detectors)
         if masked != value:
-            pieces.append(text[position : match.start()])
-            pieces.append(orjson.dumps(masked).decode())
-            position = match.end()
+            start, end, replacement = _changed_stretch(token, value, masked)
+            pieces.append(text[position : match.start() + start])
+            pieces.append(replacement)
+            position = match.start() + end
     if not pieces:
         return text
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def _changed_stretch(token: str, value: str, masked: str) -> tuple[int, int, str]:
+    """Where in ``token`` (a JSON string or a number, as written) ``value`` became
+    ``masked``, and what to write there: only that stretch is written anew, so the
+    escapes around a secret stay as they were."""
+    if token[0] != '"':
+        return 0, len(token), orjson.dumps(masked).decode()
+    same_start = 0
+    limit = min(len(value), len(masked))
+    while same_start < limit and value[same_start] == masked[same_start]:
+        same_start += 1
+    same_end = 0
+    while (
+        same_end < limit - same_start
+        and value[len(value) - 1 - same_end] == masked[len(masked) - 1 - same_end]
+    ):
+        same_end += 1
+    offsets = _raw_offsets(token)
+    written = orjson.dumps(masked[same_start : len(masked) - same_end]).decode()[1:-1]
+    return offsets[same_start], offsets[len(value) - same_end], written
+
+
+def _raw_offsets(token: str) -> list[int]:
+    """For each character of the string ``token`` decodes to (and its end), where it
+    starts in ``token``: an escape is one character written as 2, 6 or 12."""
+    offsets: list[int] = []
+    at = 1
+    while at < len(token) - 1:
+        offsets.append(at)
+        if token[at] != "\\":
+            at += 1
+        elif token[at + 1] != "u":
+            at += 2
+        elif _SURROGATE_PAIR.match(token, at):
+            at += 12
+        else:
+            at += 6
+    offsets.append(at)
+    return offsets
+
+
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 # -- the API -----------------------------------------------------------------------------------

@@ -363,3 +363,49 @@ def test_keys_and_secrets_disguised_with_escapes_are_still_found() -> None:
     assert mask_json_text(raw) == (
         '{"pass\\u0077ord":"<redacted:password>","note":"<redacted:jwt>","q":"a\\u0026b"}'
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("mysql --password=Hunter2pw -h db", "mysql --password=<redacted:password> -h db"),
+        ("run -token=abc123xyz", "run -token=<redacted:token>"),
+        ("--password=Hunter2pw", "--password=<redacted:password>"),
+        ("authorization=SomeOpaqueCredentialValue", "authorization=<redacted:authorization>"),
+        (
+            "GET /api Authorization: AWS4-HMAC-SHA256 Credential=AKIAX/2026, Signature=fe5f80",
+            "GET /api Authorization: AWS4-HMAC-SHA256 <redacted:authorization>",
+        ),
+        (
+            'garbage {"msg":"{\\"password\\":\\"Hunter2pw\\",\\"user\\":\\"carol\\"}"',
+            'garbage {"msg":"{\\"password\\":\\"<redacted:password>\\",\\"user\\":\\"carol\\"}"',
+        ),
+        ('x "password":"hun\\"ter2" y', 'x "password":"<redacted:password>" y'),
+        (
+            'not json \\xff "creds":{"password":{"v":"NestedPw9"}}, "ok": 1',
+            'not json \\xff "creds":{"password":<redacted:password>}, "ok": 1',
+        ),
+        (
+            "postgres://admin:P@ssw0rd@db.internal:5432/app",
+            "postgres://admin:<redacted:connection-string>@db.internal:5432/app",
+        ),
+    ],
+)
+def test_free_text_secrets_in_command_lines_headers_and_json_fragments(
+    text: str, masked: str
+) -> None:
+    """Text that is not JSON: a rejected line, a command line, a header."""
+    assert mask_json_text(text) == masked
+
+
+@pytest.mark.parametrize("slashes", ["\\u002f\\u002f", "\\u002F/", "\\/\\/"])
+def test_a_connection_string_with_escaped_slashes_is_masked_and_its_escapes_kept(
+    slashes: str,
+) -> None:
+    raw = f'{{"url":"https:{slashes}admin:EscPw12345@db.internal\\u002fx","n":"caf\\u00e9"}}'
+    assert mask_json_text(raw) == raw.replace("EscPw12345", "<redacted:connection-string>")
+
+
+def test_only_the_stretch_holding_secrets_is_written_anew() -> None:
+    raw = '{"m":"caf\\u00e9 \\ud83d\\ude00 password=abc123 \\u00e9"}'
+    assert mask_json_text(raw) == raw.replace("abc123", "<redacted:password>")
