@@ -292,12 +292,65 @@ def parse_json(text: bytes | str) -> Any:
     that a lone surrogate escape yields a value canonicalize() can name precisely.
     """
     try:
-        return orjson.loads(text)
+        parsed = orjson.loads(text)
     except orjson.JSONDecodeError as e:
         first_error = e
+    else:
+        _check_unique_names(text, parsed)
+        return parsed
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except CanonicalizationError:
         raise
     except (ValueError, RecursionError):
         raise JsonSyntaxError(f"not JSON: {first_error}") from first_error
+    _check_unique_names(text, parsed)
+    return parsed
+
+
+#: Each string of a JSON text whole (so none is read from its inside), marked when it
+#: is a member name; the text between strings in one piece.
+_NAMES = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[^"]+')
+_NAMES_BYTES = re.compile(_NAMES.pattern.encode())
+
+
+def _check_unique_names(text: bytes | str, parsed: Any) -> None:
+    """Refuse an object that names a member twice.
+
+    A parser keeps one of the values (orjson the last) and the rest of the text goes
+    unseen: a line holding an extra ``"actor"`` before the real one would hash as the
+    real one while a database shows the other. RFC 8785 (section 3.1) takes I-JSON,
+    whose names are unique.
+    """
+    if type(parsed) is not dict and type(parsed) is not list:
+        return
+    names = _NAMES_BYTES if isinstance(text, bytes) else _NAMES
+    written = sum(map(bool, names.findall(text)))  # type: ignore[arg-type]
+    if written == _member_count(parsed):
+        return
+
+    def refuse(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise JsonSyntaxError(
+                    f"member {name!r} appears twice in one object (RFC 8785 needs unique names)"
+                )
+            seen.add(name)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=refuse)
+
+
+def _member_count(value: Any) -> int:
+    """How many members the objects in ``value`` hold (nested as deep as may be)."""
+    count = 0
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            count += len(item)
+            pending.extend(v for v in item.values() if type(v) is dict or type(v) is list)
+        elif type(item) is list:
+            pending.extend(v for v in item if type(v) is dict or type(v) is list)
+    return count

@@ -126,6 +126,23 @@ def test_a_rehashed_event_breaks_the_next_link(kit: Any) -> None:
     assert "altered and re-hashed" in report.findings[0].message
 
 
+@pytest.mark.parametrize("where", ["top", "nested"])
+def test_a_member_written_twice_is_malformed_though_the_hash_matches(
+    kit: Any, where: str
+) -> None:
+    """A parser keeps one value of a repeated name: the line would hash as the real
+    event while a database shows the forged one."""
+    lines = kit.lines_of(kit.chain(10))
+    real, forged = b'"actor":{', b'"actor":{"name":"mallory"},'
+    if where == "nested":
+        real, forged = b'"name":', b'"name":"mallory",'
+    assert real in lines[6]
+    lines[6] = lines[6].replace(real, forged + real, 1)
+    report = kit.verify_lines(lines)
+    assert kit.kinds(report) == [("malformed", 7)]
+    assert "appears twice" in report.findings[0].message
+
+
 def test_garbage_lines_are_malformed_and_the_walk_goes_on(kit: Any) -> None:
     events = kit.chain(30)
     lines = kit.lines_of(events)
