@@ -174,6 +174,21 @@ def test_a_value_seal_cannot_write_canonically_is_named_by_file_and_line(
     assert not (tmp_path / "s.jsonl").exists()
 
 
+def test_seal_refuses_an_integer_it_could_not_write_exactly(
+    run: Run, write_log: WriteLog, tmp_path: Path
+) -> None:
+    """RFC 8785 writes numbers as doubles: 2**53 + 1 would be sealed as 2**53."""
+    fits = {"id": "e1", "n": 2**53, "neg": -(2**53), "big_but_exact": 2**60}
+    ok = write_log("ok.jsonl", [fits])
+    assert run("seal", ok, "-o", tmp_path / "ok.sealed.jsonl").exit_code == 0
+    plain = write_log("p.jsonl", [event(id="e1"), {"id": "e2", "account": 2**53 + 1}])
+    result = run("seal", plain, "-o", tmp_path / "s.jsonl")
+    assert result.exit_code == 3
+    assert f"{plain}:2: integer 9007199254740993 has no exact RFC 8785 form" in result.stderr
+    assert "9007199254740992" in result.stderr
+    assert not (tmp_path / "s.jsonl").exists()
+
+
 def test_keyed_chains_need_the_key(run: Run, write_log: WriteLog, tmp_path: Path) -> None:
     key = tmp_path / "chain.key"
     key.write_bytes(b"case-2026-0312 secret")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from auditcli.errors import InputError, OutputError, UsageError
-from auditcli.integrity.canonical import fast_canonicalize, parse_json
+from auditcli.integrity.canonical import canonicalize, fast_canonicalize, parse_json
 from auditcli.integrity.recipe import AuditChainRecipe
 from auditcli.integrity.scan import TIME_FIELDS
 from auditcli.integrity.sources import NamedStream, Source, display_name
@@ -151,6 +151,21 @@ def _writing(output: str | os.PathLike[str]) -> Iterator[None]:
         raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
 
 
+def _inexact_integer(event: dict[str, Any]) -> int | None:
+    """The first integer in ``event`` that a double cannot hold exactly, if any: RFC
+    8785 writes numbers as doubles, so sealing would change it."""
+    pending: list[Any] = [event]
+    while pending:
+        value = pending.pop()
+        if type(value) is dict:
+            pending.extend(value.values())
+        elif type(value) is list:
+            pending.extend(value)
+        elif type(value) is int and abs(value) > 2**53 and int(float(value)) != value:
+            return value
+    return None
+
+
 def seal(
     inputs: Iterable[Source],
     output: str | os.PathLike[str] | BinaryIO,
@@ -184,6 +199,15 @@ def seal(
                 if not isinstance(event, dict):
                     raise InputError(
                         f"event is a JSON {type(event).__name__}, not an object",
+                        path=name,
+                        line=where,
+                    )
+                inexact = _inexact_integer(event)
+                if inexact is not None:
+                    raise InputError(
+                        f"integer {inexact} has no exact RFC 8785 form: it would be sealed "
+                        f"as the nearest double, {canonicalize(inexact).decode()}",
+                        "write such a number as a string in the export, then seal it",
                         path=name,
                         line=where,
                     )
