@@ -187,6 +187,11 @@ def test_seal_refuses_an_integer_it_could_not_write_exactly(
     assert f"{plain}:2: integer 9007199254740993 has no exact RFC 8785 form" in result.stderr
     assert "9007199254740992" in result.stderr
     assert not (tmp_path / "s.jsonl").exists()
+    wide_line = b'{"id": "e1", "n": 100000000000000000000000000001, "s": "1%d"}\n' % 10**29
+    past_64_bits = write_log("w.jsonl", wide_line)
+    wide = run("seal", past_64_bits, "-o", tmp_path / "w.sealed.jsonl")
+    assert wide.exit_code == 3
+    assert f"integer {10**29 + 1} has no exact RFC 8785 form" in wide.stderr
 
 
 def test_keyed_chains_need_the_key(run: Run, write_log: WriteLog, tmp_path: Path) -> None:

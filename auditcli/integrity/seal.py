@@ -9,7 +9,9 @@ It never prints and never reads the environment.
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -60,8 +62,9 @@ def read_events(source: Source) -> Iterator[tuple[int, Any]]:
     """(line or position, event) of every event in an export, in order.
 
     Inputs are framed as ``auditcli load`` frames them (JSON lines, arrays,
-    ``{"Records": [...]}`` and other wrappers, gzip); events are parsed exactly, big
-    numbers included, so sealing never changes a value.
+    ``{"Records": [...]}`` and other wrappers, gzip). An event holding an integer that
+    a double cannot hold is refused: RFC 8785 writes numbers as doubles, so sealing
+    would change it.
     """
     from auditcli.ingest.framing import frame
     from auditcli.ingest.sources import SourceRef, open_source
@@ -78,9 +81,11 @@ def read_events(source: Source) -> Iterator[tuple[int, Any]]:
                 if not text.strip():
                     continue
                 try:
-                    yield where, parse_json(text)
+                    event = parse_json(text)
+                    _refuse_inexact_integers(text, event)
                 except InputError as e:
-                    raise InputError(e.message, path=name, line=where) from e
+                    raise InputError(e.message, e.hint, path=name, line=where) from e
+                yield where, event
 
 
 class _TimeSpan:
@@ -151,9 +156,25 @@ def _writing(output: str | os.PathLike[str]) -> Iterator[None]:
         raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
 
 
-def _inexact_integer(event: dict[str, Any]) -> int | None:
-    """The first integer in ``event`` that a double cannot hold exactly, if any: RFC
-    8785 writes numbers as doubles, so sealing would change it."""
+def _refuse_inexact_integers(text: str, event: Any) -> None:
+    # orjson reads an integer past 64 bits as a double already: the text says more
+    if _LONG_DIGITS.search(text):
+        with suppress(ValueError, RecursionError):
+            event = json.loads(text)
+    inexact = _inexact_integer(event)
+    if inexact is not None:
+        raise InputError(
+            f"integer {inexact} has no exact RFC 8785 form: it would be sealed "
+            f"as the nearest double, {canonicalize(float(inexact)).decode()}",
+            "write such a number as a string in the export, then seal it",
+        )
+
+
+_LONG_DIGITS = re.compile(r"\d{20}")
+
+
+def _inexact_integer(event: Any) -> int | None:
+    """The first integer in ``event`` that a double cannot hold exactly, if any."""
     pending: list[Any] = [event]
     while pending:
         value = pending.pop()
@@ -199,15 +220,6 @@ def seal(
                 if not isinstance(event, dict):
                     raise InputError(
                         f"event is a JSON {type(event).__name__}, not an object",
-                        path=name,
-                        line=where,
-                    )
-                inexact = _inexact_integer(event)
-                if inexact is not None:
-                    raise InputError(
-                        f"integer {inexact} has no exact RFC 8785 form: it would be sealed "
-                        f"as the nearest double, {canonicalize(inexact).decode()}",
-                        "write such a number as a string in the export, then seal it",
                         path=name,
                         line=where,
                     )
