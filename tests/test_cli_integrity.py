@@ -225,8 +225,14 @@ def test_keygen_refuses_to_overwrite(run: Run, tmp_path: Path) -> None:
         (
             ["verify", str(SAMPLE_LOGS / "identity.jsonl"), "--expect-head", " "],
             2,
-            "the expected head is empty",
+            "the expected head '' is not a hash in hex",
         ),
+        (
+            ["verify", str(SAMPLE_LOGS / "identity.jsonl"), "--expect-head", "zz"],
+            2,
+            "the expected head 'zz' is not a hash in hex",
+        ),
+        (["verify", str(SAMPLE_LOGS / "identity.jsonl"), "-f", "csv"], 2, "is not one of"),
         (["seal", str(SAMPLE_LOGS), "-o", "out.jsonl"], 3, "is a directory"),
         (
             ["seal", str(SAMPLE_LOGS / "identity.jsonl"), "-o", "."],

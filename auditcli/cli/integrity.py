@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,7 +13,6 @@ from auditcli import diagnostics
 from auditcli.cli.app import (
     DbOpt,
     DebugOpt,
-    FormatOpt,
     NoColorOpt,
     OutputOpt,
     app,
@@ -30,6 +30,24 @@ from auditcli.render import OutputFormat
 if TYPE_CHECKING:  # the integrity code is imported by the commands that run it
     from auditcli.integrity import AuditChainRecipe, ChainReport, NamedStream
 
+class ReportFormat(enum.StrEnum):
+    """The formats a chain report is written in."""
+
+    TABLE = "table"
+    JSONL = "jsonl"
+    JSON = "json"
+
+
+ReportFormatOpt = Annotated[
+    ReportFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        case_sensitive=False,
+        help="Output format [default: table on a terminal, else jsonl; env AUDITCLI_FORMAT].",
+        show_default=False,
+    ),
+]
 KeyFileOpt = Annotated[
     Path | None,
     typer.Option(
@@ -103,7 +121,7 @@ def verify_command(
     pubkey: Annotated[
         Path | None, typer.Option("--pubkey", help="Public key (PEM) the checkpoint is signed by.")
     ] = None,
-    fmt: FormatOpt = None,
+    fmt: ReportFormatOpt = None,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
@@ -117,8 +135,8 @@ def verify_command(
     from auditcli.integrity import NamedStream, verify_chain
 
     recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
-    output_format = format_for(fmt, output)
-    if output_format not in (OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.JSONL):
+    output_format = format_for(OutputFormat(fmt) if fmt is not None else None, output)
+    if output_format.value not in [f.value for f in ReportFormat]:  # AUDITCLI_FORMAT=csv
         raise UsageError(f"verify writes table, json or jsonl, not {output_format.value}")
     if paths and db is not None:
         raise UsageError("give paths or --db, not both")

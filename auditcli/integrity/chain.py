@@ -10,6 +10,7 @@ defect and raises only when the input cannot be verified at all. It never prints
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -285,11 +286,17 @@ class _Verification:
         return []
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def _anchor(expected_head: str | None, expected_count: int | None) -> Anchor | None:
     if expected_count is not None and expected_count < 0:
         raise UsageError("the expected count must not be negative")
-    if expected_head is not None and not expected_head.strip():
-        raise UsageError("the expected head is empty", "give the hash the chain must end on")
+    if expected_head is not None and not _HEX.fullmatch(expected_head.strip()):
+        raise UsageError(
+            f"the expected head {expected_head.strip()!r} is not a hash in hex",
+            "give the hash the chain must end on, as `seal` printed it",
+        )
     if expected_head is None and expected_count is None:
         return None
     return Anchor(expected_head.strip().lower() if expected_head else None, expected_count)
