@@ -72,26 +72,30 @@ def known_values(store: Store) -> dict[str, str]:
 
 
 class _Finder(Pseudonymizer):
-    """The pseudonymiser itself, noting the value behind one token as it finds values."""
+    """The pseudonymiser itself, noting the values behind one token as it finds them."""
 
     def __init__(self, key: bytes, wanted: str) -> None:
         super().__init__(key)
         self.wanted = wanted
-        self.found: str | None = None
+        self.found: list[str] = []
 
     def token(self, kind: str, value: str) -> str:
         made = super().token(kind, value)
-        if made == self.wanted and self.found is None:
-            self.found = value
+        if made == self.wanted and value not in self.found:
+            self.found.append(value)
         return made
 
 
 def reveal(store: Store, key: bytes, token: str) -> str | None:
-    """The value in ``store`` whose token under ``key`` is ``token``, or None.
+    """The value in ``store`` whose token under ``key`` is ``token``, or None."""
+    found = values_of(store, key, token)
+    return found[0] if found else None
 
-    Whole actors, addresses and user agents are tried first; for emails, addresses
-    and phones, then every one found inside the text columns (a scan: slower).
-    """
+
+def values_of(store: Store, key: bytes, token: str) -> list[str]:
+    """The values in ``store`` whose token under ``key`` is ``token``: every spelling
+    an actor, address or user agent has (an email in any case), else the first one
+    found inside the text columns (a scan: slower)."""
     finder = _Finder(key, token)
     kind = token.partition(":")[0]
     for column, candidate_kinds in (
@@ -99,20 +103,17 @@ def reveal(store: Store, key: bytes, token: str) -> str | None:
         ("source_ip", ("ip",)),
         ("user_agent", ("agent",)),
     ):
-        if kind not in candidate_kinds:
-            continue
-        for (value,) in store.fetchall(f"SELECT DISTINCT {column} FROM events"):
-            if value:
-                finder.column(column, value)
-                if finder.found is not None:
-                    return finder.found
-    if kind not in _MAY_HOLD:
-        return None
+        if kind in candidate_kinds:
+            for (value,) in store.fetchall(f"SELECT DISTINCT {column} FROM events"):
+                if value:
+                    finder.column(column, value)
+    if finder.found or kind not in _MAY_HOLD:
+        return finder.found
     for text in _texts(store, _MAY_HOLD[kind]):
         finder.free_text(text)
-        if finder.found is not None:
+        if finder.found:
             return finder.found
-    return None
+    return []
 
 
 def _texts(store: Store, pattern: str) -> Iterator[str]:
@@ -152,29 +153,39 @@ def resolve_tokens(
 ) -> tuple[EventFilter, list[str]]:
     """``event_filter`` with tokens in its actor, resource and ip values replaced by the
     values they stand for; also the tokens no value gives (left as they are)."""
-    revealed: dict[str, str | None] = {}
+    revealed: dict[str, list[str]] = {}
     unresolved: list[str] = []
 
-    def value_of(token: str) -> str | None:
+    def values(token: str) -> list[str]:
         if token not in revealed:
-            revealed[token] = reveal(store, key, token) if key is not None else None
-            if revealed[token] is None:
+            revealed[token] = values_of(store, key, token) if key is not None else []
+            if not revealed[token]:
                 unresolved.append(token)
         return revealed[token]
 
     def glob_value(match: re.Match[str]) -> str:
-        found = value_of(match.group())
-        if found is None:
+        found = values(match.group())
+        if not found:
             return match.group()
-        return _GLOB_CHARS.sub(lambda m: f"[{m.group()}]", found)
+        return _GLOB_CHARS.sub(lambda m: f"[{m.group()}]", found[0])
 
     def address(match: re.Match[str]) -> str:
-        return value_of(match.group()) or match.group()
+        found = values(match.group())
+        return found[0] if found else match.group()
+
+    def alternatives(value: str, as_glob: bool) -> tuple[str, ...]:
+        """A value that is one token stands for every spelling it has (an email in
+        any case); a token inside a longer value for one of them."""
+        if TOKEN.fullmatch(value) and values(value):
+            if not as_glob:
+                return tuple(values(value))
+            return tuple(_GLOB_CHARS.sub(lambda m: f"[{m.group()}]", v) for v in values(value))
+        return (TOKEN.sub(glob_value if as_glob else address, value),)
 
     resolved = replace(
         event_filter,
-        actors=tuple(TOKEN.sub(glob_value, v) for v in event_filter.actors),
-        resources=tuple(TOKEN.sub(glob_value, v) for v in event_filter.resources),
-        ips=tuple(TOKEN.sub(address, v) for v in event_filter.ips),
+        actors=tuple(a for v in event_filter.actors for a in alternatives(v, True)),
+        resources=tuple(a for v in event_filter.resources for a in alternatives(v, True)),
+        ips=tuple(a for v in event_filter.ips for a in alternatives(v, False)),
     )
     return resolved, unresolved

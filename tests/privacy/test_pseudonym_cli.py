@@ -171,6 +171,26 @@ def test_filters_take_the_real_value_or_the_token(run: Run, db: Path, logs: Path
     assert [r["event_id"] for r in on_files] == ["e1", "e3"]
 
 
+def test_a_token_finds_every_spelling_it_stands_for(run: Run, tmp_path: Path) -> None:
+    """An email's token ignores case, so both spellings show as one token."""
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        jsonl(
+            [
+                event(id="e1", timestamp="2026-03-12T14:00:00Z", actor="Alice@Corp.Example"),
+                event(id="e2", timestamp="2026-03-12T14:01:00Z", actor="alice@corp.example"),
+                event(id="e3", timestamp="2026-03-12T14:02:00Z", actor="bob@corp.example"),
+            ]
+        )
+    )
+    db = tmp_path / "mixed.duckdb"
+    assert run("load", path, "--db", db).exit_code == 0
+    tokens = actors(run("filter", "--db", db, "-f", "jsonl", "--pseudonymize"))
+    assert tokens[0] == tokens[1] != tokens[2]
+    found = rows(run("filter", "--db", db, "-f", "jsonl", "--actor", str(tokens[0])))
+    assert [r["event_id"] for r in found] == ["e1", "e2"]
+
+
 def test_a_token_no_value_gives_matches_nothing_with_a_warning(run: Run, db: Path) -> None:
     result = run("filter", "--db", db, "-f", "jsonl", "--actor", "user:" + "0" * 16)
     assert result.exit_code == 0 and result.stdout == ""
