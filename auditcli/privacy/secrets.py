@@ -15,7 +15,8 @@ it holds: strings and numbers, and every leaf of an object or array under the ke
 empty strings, booleans and null stay. In free text a key may follow ``-`` or ``--``
 (a command line) and be written ``\"key\"`` (JSON inside a string of a line that
 is not JSON); a value in quotes runs to its closing quote, one in brackets to its
-closing bracket. A masked secret shows as ``<redacted:NAME>``,
+closing bracket. In JSON, the ``value`` of a ``{"name": ..., "value": ...}`` pair whose
+name is a secret's key is masked too. A masked secret shows as ``<redacted:NAME>``,
 or, for detectors with ``show_prefix``, as its first characters, ``…`` and the label
 when the secret is at least four times that long: ``wJal…<redacted:aws-secret-key>``.
 
@@ -61,7 +62,8 @@ position. Detectors from a policy add their own ``hint`` (or pattern) to it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -110,6 +112,33 @@ class _Scan:
 
     detectors: DetectorSet
     shapes: tuple[Detector, ...]
+    named: Mapping[str, Detector] = field(default_factory=dict)
+    """Values of ``{"name": "DB_PASSWORD", "value": ...}`` pairs, by the detector
+    their name fires (environment variables, headers as lists)."""
+
+
+#: The members of a name and value pair, as CloudTrail writes an ECS container's
+#: environment or a request's headers: {"name": "DB_PASSWORD", "value": "..."}.
+_PAIR_NAMES = ("name", "Name", "key", "Key")
+_PAIR_VALUES = ("value", "Value")
+
+
+def _named_secrets(parsed: object, detectors: DetectorSet) -> dict[str, Detector]:
+    """The values of the name and value pairs in ``parsed`` whose name is a secret's."""
+    named: dict[str, Detector] = {}
+    pending = [parsed]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(v for v in item if isinstance(v, dict | list))
+        elif isinstance(item, dict):
+            pending.extend(v for v in item.values() if isinstance(v, dict | list))
+            name = next((item[k] for k in _PAIR_NAMES if isinstance(item.get(k), str)), None)
+            value = next((item[k] for k in _PAIR_VALUES if k in item), None)
+            detector = detectors.for_key(name) if name is not None else None
+            if detector is not None and isinstance(value, str | int | float) and value != "":
+                named[value if isinstance(value, str) else orjson.dumps(value).decode()] = detector
+    return named
 
 
 def _found(detector: Detector, text: str, start: int, end: int) -> list[_Span]:
@@ -265,6 +294,8 @@ def _mask_json(text: str, scan: _Scan, depth: int = 0) -> str:
         keyed = forced[-1] if forced else None
         if keyed is None and key is not None:
             keyed = scan.detectors.for_key(key)
+            if keyed is None and scan.named and key in _PAIR_VALUES:
+                keyed = scan.named.get(_decode(token) if first == '"' else token)
         if first in "{[":
             keys.append(key if first == "[" else None)
             forced.append(keyed)
@@ -343,12 +374,13 @@ def mask_json_text(raw: str, detectors: DetectorSet = DEFAULT) -> str:
     """
     if not detectors.may_contain_secret(raw):
         return raw
-    scan = _Scan(detectors, detectors.shapes_in(raw))
     try:
-        orjson.loads(raw)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _mask_free_text(raw, scan)
-    return _mask_json(raw, scan)
+        return _mask_free_text(raw, _Scan(detectors, detectors.shapes_in(raw)))
+    return _mask_json(
+        raw, _Scan(detectors, detectors.shapes_in(raw), _named_secrets(parsed, detectors))
+    )
 
 
 def mask_text(text: str, detectors: DetectorSet = DEFAULT) -> str:

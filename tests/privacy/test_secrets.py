@@ -409,3 +409,25 @@ def test_a_connection_string_with_escaped_slashes_is_masked_and_its_escapes_kept
 def test_only_the_stretch_holding_secrets_is_written_anew() -> None:
     raw = '{"m":"caf\\u00e9 \\ud83d\\ude00 password=abc123 \\u00e9"}'
     assert mask_json_text(raw) == raw.replace("abc123", "<redacted:password>")
+
+
+def test_the_value_of_a_name_and_value_pair_named_like_a_secret_is_masked() -> None:
+    """As CloudTrail writes an ECS container's environment, or headers as a list."""
+    raw = orjson.dumps(
+        {
+            "environment": [
+                {"name": "DB_PASSWORD", "value": "EnvPassw0rd!"},
+                {"name": "REGION", "value": "eu-west-1"},
+                {"value": "k3yValue", "name": "X-Api-Key"},
+            ],
+            "n": [{"Name": "client_secret", "Value": 12345}],
+        }
+    ).decode()
+    assert orjson.loads(mask_json_text(raw)) == {
+        "environment": [
+            {"name": "DB_PASSWORD", "value": "<redacted:password>"},
+            {"name": "REGION", "value": "eu-west-1"},
+            {"value": "<redacted:api-key>", "name": "X-Api-Key"},
+        ],
+        "n": [{"Name": "client_secret", "Value": "<redacted:secret>"}],
+    }
