@@ -321,6 +321,8 @@ _PLAIN_ESCAPE = re.compile(
     + ")",
     re.IGNORECASE,
 )
+#: The name of a name and value pair: {"name": "DB_PASSWORD", ...}.
+_PAIR_NAME = re.compile(r'"(?:[nN]ame|[kK]ey)"\s*:\s*"([^"\\]{1,64})"')
 _KEY_ENDINGS = "api|ate|ing|ter|ion|unt|ent|ret|ess"  # api_, private_, signing_, ... key
 #: Matches the lowercased raw text of everything a built-in detector fires on.
 _FAST_PRECHECK = re.compile(
@@ -377,7 +379,12 @@ class DetectorSet:
         """False when no detector can fire anywhere in ``text`` (the cheap precheck)."""
         if self._fast and _FAST_PRECHECK.search(text.lower()) is not None:
             return True
-        return any(hint.search(text) is not None for hint in self._extra_hints)
+        if any(hint.search(text) is not None for hint in self._extra_hints):
+            return True
+        # {"name": "DB_PASSWORD", "value": ...}: a secret's key written as a value
+        if '"value"' not in text and '"Value"' not in text:
+            return False
+        return any(self.for_key(name) for name in _PAIR_NAME.findall(text))
 
     def shapes_in(self, raw: str) -> tuple[Detector, ...]:
         """The value-shape detectors whose hint matches ``raw``: the only ones to run."""
