@@ -18,6 +18,7 @@ passed on untouched. Never prints, never reads the environment.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -45,7 +46,7 @@ TRUSTED_COLUMNS = frozenset({"outcome", "source_format", "file_sha256", "prev_ha
 #: Columns whose whole value is one personal value, and what kind of token it gets.
 TOKEN_COLUMNS = frozenset({"actor", "source_ip", "user_agent"})
 #: Free-text columns that may mention people: their emails, addresses, phones, names.
-FREE_TEXT_COLUMNS = frozenset({"resource", "error", "reason", "command_line"})
+FREE_TEXT_COLUMNS = frozenset({"resource", "error", "reason", "command_line", "source_file"})
 
 #: RE2, case-insensitive: matches every text ``DetectorSet.may_contain_secret`` can match
 #: for the built-in detectors (each branch of ``secrets._FAST_PRECHECK`` with its
@@ -255,8 +256,29 @@ class OutputPrivacy:
         if kind is not None:
             return pseudonymizer.token(kind, text)
         if name == "command_line":
-            return self._free_text(text, self._lookup)
+            return self._command_line(text)
         return pseudonymizer.free_text(text)
+
+    def _command_line(self, text: str) -> str:
+        """A command line as typed: each argument (and each ``--option=value``'s value)
+        that is a known name whole becomes its token, the rest as free text."""
+        pseudonymizer = self.pseudonymizer
+        assert pseudonymizer is not None
+        try:
+            words = shlex.split(text)
+        except ValueError:  # not one auditcli wrote
+            return self._free_text(text, self._lookup)
+        out = []
+        for word in words:
+            option, equals, value = word.partition("=") if word.startswith("-") else ("", "", "")
+            whole = value if equals else word
+            kind = self._lookup(whole)
+            if kind is None:
+                out.append(self._free_text(word, self._lookup))
+            else:
+                token = pseudonymizer.token(kind, whole)
+                out.append(f"{option}={token}" if equals else token)
+        return shlex.join(out)
 
     def _json_text(self, text: str, lookup: Lookup, depth: int) -> str:
         """JSON text with names, emails, addresses and phones in its strings replaced.

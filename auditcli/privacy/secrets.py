@@ -94,7 +94,7 @@ _Span = tuple[int, int, Detector]  # start, end, what found it
 #: and ``\"key\": ...`` (JSON inside a string of a line that is not JSON).
 _ASSIGNMENT = re.compile(
     r"""(?:(?<![A-Za-z0-9_.-])|(?<=[\s"'=]-)|(?<=[\s"'=]--)|(?<=^-)|(?<=^--))"""
-    r"""([A-Za-z][A-Za-z0-9_.-]{0,63})\\?["']?[ \t]*[:=][ \t]*"""
+    r"""([A-Za-z][A-Za-z0-9_.-]{0,63})(?:\\?["'])?[ \t]*[:=][ \t]*"""
 )
 #: A quoted value, its escaped quotes included: "a\"b" or \"a\\\"b\" (escaped once more).
 _QUOTED = {

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -265,3 +267,30 @@ def test_a_policy_file_turns_pseudonyms_on_and_adds_detectors(
     broken = tmp_path / "broken.toml"
     broken.write_text("[privacy]\nnope = 1\n")
     assert run("filter", "--db", db, "--policy", broken).exit_code == 2
+
+
+def test_names_in_command_lines_and_file_names_are_pseudonymised(
+    run: Run, tmp_path: Path
+) -> None:
+    arn = "arn:aws:iam::123456789012:user/alice.smith"
+    folder = tmp_path / "from-bob@corp.example"
+    folder.mkdir()
+    path = folder / "198.51.100.5.jsonl"
+    path.write_bytes(jsonl([event(id="e1", timestamp="2026-03-12T14:00:00Z", actor=arn)]))
+    db = tmp_path / "case.duckdb"
+    assert run("load", path, "--db", db).exit_code == 0
+    for actor in (("--actor", arn), (f"--actor={arn}",)):  # real processes: their argv
+        filtered = subprocess.run(
+            [sys.executable, "-m", "auditcli", "filter", "--db", str(db), *actor],
+            capture_output=True,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert filtered.returncode == 0, filtered.stderr
+    shown = "\n".join(
+        run(*command, "--db", db, "-f", "jsonl", "--pseudonymize").stdout
+        for command in (("access-log",), ("sources",), ("filter",))
+    )
+    for clear in (arn, "alice.smith", "bob@corp.example", "198.51.100.5"):
+        assert clear not in shown
+    assert "--actor user:" in shown and "--actor=user:" in shown
