@@ -269,9 +269,7 @@ def test_a_policy_file_turns_pseudonyms_on_and_adds_detectors(
     assert run("filter", "--db", db, "--policy", broken).exit_code == 2
 
 
-def test_names_in_command_lines_and_file_names_are_pseudonymised(
-    run: Run, tmp_path: Path
-) -> None:
+def test_names_in_command_lines_and_file_names_are_pseudonymised(run: Run, tmp_path: Path) -> None:
     arn = "arn:aws:iam::123456789012:user/alice.smith"
     folder = tmp_path / "from-bob@corp.example"
     folder.mkdir()
