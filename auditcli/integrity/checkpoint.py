@@ -218,8 +218,13 @@ def verify_checkpoint(note: bytes, public_key: Ed25519PublicKey) -> Checkpoint:
     no signature line is by this key (name and key ID) or when that signature is wrong.
     """
     text, signature_lines = _split_note(note)
-    checkpoint = _parse_text(text)
-    expected_id = key_id(checkpoint.name, public_key)
+    # The signature is checked before what the text says: an altered line is a bad
+    # signature (tampering), not a malformed note, whatever it now says.
+    malformed: CheckpointFormatError | None = None
+    try:
+        checkpoint: Checkpoint | None = _parse_text(text)
+    except CheckpointFormatError as e:
+        checkpoint, malformed = None, e
     for line in signature_lines:
         dash, _, rest = line.partition(" ")
         name, _, encoded = rest.partition(" ")
@@ -229,8 +234,10 @@ def verify_checkpoint(note: bytes, public_key: Ed25519PublicKey) -> Checkpoint:
             keyed = base64.b64decode(encoded, validate=True)
         except binascii.Error as e:
             raise CheckpointFormatError("signature is not base64") from e
-        if name != checkpoint.name or keyed[:4] != expected_id:
+        if checkpoint is not None and name != checkpoint.name:
             continue  # another key's signature: ignored, as signed-note requires
+        if keyed[:4] != key_id(name, public_key):
+            continue
         try:
             public_key.verify(keyed[4:], text.encode("utf-8"))
         except InvalidSignature as e:
@@ -238,7 +245,13 @@ def verify_checkpoint(note: bytes, public_key: Ed25519PublicKey) -> Checkpoint:
                 f"the checkpoint signature by {name} does not verify: the checkpoint was"
                 " altered or signed by another key"
             ) from e
+        if checkpoint is None:
+            assert malformed is not None
+            raise malformed
         return checkpoint
+    if checkpoint is None:
+        assert malformed is not None
+        raise malformed
     raise CheckpointSignatureError(
         f"the checkpoint carries no signature by this key for {checkpoint.name}",
         "check that the public key belongs to the key that signed it",

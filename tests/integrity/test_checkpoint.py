@@ -88,6 +88,21 @@ def test_an_altered_checkpoint_fails_its_signature(keys: tuple[Any, Any, bytes])
         verify_checkpoint(note.replace(b"\n7\n", b"\n9\n"), public)
 
 
+@pytest.mark.parametrize(
+    ("line", "altered"),
+    [(b"\nhead " + b"cd" * 32, b"\nhead " + b"ce" * 32), (b"\n7\n", b"\nseven\n")],
+)
+def test_a_signed_line_altered_to_disagree_is_a_bad_signature_not_a_bad_format(
+    keys: tuple[Any, Any, bytes], line: bytes, altered: bytes
+) -> None:
+    """Tampering, whatever the altered line now says: checked before the text is read."""
+    private, public, _ = keys
+    note = sign_checkpoint(_checkpoint(7, "cd" * 32), private)
+    assert line in note
+    with pytest.raises(CheckpointSignatureError, match="does not verify"):
+        verify_checkpoint(note.replace(line, altered, 1), public)
+
+
 def test_another_keys_signature_is_ignored_and_then_refused(
     keys: tuple[Any, Any, bytes], tmp_path: Path
 ) -> None:
