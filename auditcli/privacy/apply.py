@@ -171,7 +171,9 @@ class OutputPrivacy:
 
     def _scalar_column(self, name: str, column: pa.Array) -> pa.Array:
         pseudonymise = self.pseudonymizer is not None and (
-            name in TOKEN_COLUMNS or name in FREE_TEXT_COLUMNS or name == "included_because"
+            name in TOKEN_COLUMNS
+            or name in FREE_TEXT_COLUMNS
+            or name in ("included_because", "event_id")
         )
         encoded = call_function("dictionary_encode", [column])
         values = encoded.dictionary
@@ -246,6 +248,8 @@ class OutputPrivacy:
         assert pseudonymizer is not None
         if name in TOKEN_COLUMNS:
             return pseudonymizer.column(name, text) or text
+        if name == "event_id":
+            return pseudonymizer.content_id(text)
         if name == "included_because":
             via = _VIA.fullmatch(text)
             if via is None:

@@ -143,6 +143,16 @@ class Pseudonymizer:
         self._cache[(kind, value)] = token
         return token
 
+    def content_id(self, event_id: str) -> str:
+        """An id made of a hash of the clear text (``h:`` and 16 hex digits of its MD5),
+        keyed: shown beside pseudonymised text, the clear hash would confirm a guess at
+        what the text held. Other ids are returned as they are."""
+        if not event_id.startswith("h:"):
+            return event_id
+        message = f"h\x00{event_id}".encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return f"h:{digest[:TOKEN_HEX_CHARS]}"
+
     def column(self, name: str, value: str | None) -> str | None:
         """A canonical column's value pseudonymised; columns without personal data unchanged.
 

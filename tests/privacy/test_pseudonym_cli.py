@@ -292,3 +292,20 @@ def test_names_in_command_lines_and_file_names_are_pseudonymised(run: Run, tmp_p
     for clear in (arn, "alice.smith", "bob@corp.example", "198.51.100.5"):
         assert clear not in shown
     assert "--actor user:" in shown and "--actor=user:" in shown
+
+
+def test_a_content_hash_id_is_keyed_when_pseudonymised(run: Run, tmp_path: Path) -> None:
+    """``h:`` ids hash the clear text: shown beside pseudonymised text, they would let
+    anyone confirm a guess at what was replaced."""
+    path = tmp_path / "noid.jsonl"
+    path.write_bytes(b'{"timestamp": "2026-03-12T14:00:00Z", "actor": "alice@corp.example"}\n')
+    db = tmp_path / "case.duckdb"
+    assert run("load", path, "--db", db).exit_code == 0
+    [clear] = rows(run("filter", "--db", db, "-f", "jsonl", "--fields", "event_id"))
+    shown = [
+        rows(run("filter", "--db", db, "-f", "jsonl", "--fields", "event_id", "--pseudonymize"))
+        for _ in range(2)
+    ]
+    assert str(clear["event_id"]).startswith("h:")
+    assert shown[0] == shown[1] and shown[0][0]["event_id"] != clear["event_id"]
+    assert str(shown[0][0]["event_id"]).startswith("h:")
