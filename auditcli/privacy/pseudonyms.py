@@ -34,13 +34,18 @@ TOKEN_HEX_CHARS = 16
 KINDS = ("user", "email", "ip", "phone", "agent")
 _CACHE_LIMIT = 65536
 
+#: Letters beyond ASCII, as internationalised addresses have them (jürgen@bücher.de).
+_WIDE = "\u00c0-\U0010ffff"
 _EMAIL = (
-    r"(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63})"
+    rf"(?P<email>[A-Za-z0-9._%+'{_WIDE}-]+(?:@|%40)[A-Za-z0-9{_WIDE}]"
+    rf"(?:[A-Za-z0-9{_WIDE}-]{{0,61}}[A-Za-z0-9{_WIDE}])?"
+    rf"(?:\.[A-Za-z0-9{_WIDE}](?:[A-Za-z0-9{_WIDE}-]{{0,61}}[A-Za-z0-9{_WIDE}])?)*"
+    r"\.[A-Za-z]{2,63})"
 )
 _IPV6 = (
     r"(?P<ipv6>(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-    r"(?:[0-9A-Fa-f]{1,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?:%[0-9A-Za-z._-]+)?(?![0-9A-Za-z:]))"
+    r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?:%[0-9A-Za-z._-]+)?"
+    r"(?![0-9A-Za-z:]|\.[0-9]))"
 )
 _IPV4 = (
     r"(?P<ipv4>(?<![0-9A-Za-z.])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
@@ -90,13 +95,15 @@ def load_or_create_key(path: Path) -> bytes:
 
 def _normalised(kind: str, value: str) -> str:
     """The form of ``value`` that is hashed: equal values of one kind, one token."""
-    if kind == "email":
-        return value.strip().lower()
+    if kind == "email":  # alice%40corp.example, URL-encoded, is alice@corp.example
+        return value.strip().lower().replace("%40", "@")
     if kind == "ip":
         try:
-            return str(ipaddress.ip_address(value.strip()))
+            address = ipaddress.ip_address(value.strip())
         except ValueError:
             return value.strip()
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:198.51.100.9
+        return str(mapped or address)
     if kind == "phone":
         digits = "".join(char for char in value if char.isdigit())
         return "+" + digits if value.lstrip().startswith("+") else digits

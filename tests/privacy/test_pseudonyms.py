@@ -63,6 +63,8 @@ def test_one_value_of_two_kinds_gives_two_tokens() -> None:
         ("email", "Alice@Corp.Example", "alice@corp.example"),
         ("ip", "2001:DB8:0:0::1", "2001:db8::1"),
         ("phone", "+1 (555) 123-4567", "+15551234567"),
+        ("email", "alice%40corp.example", "alice@corp.example"),
+        ("ip", "::ffff:198.51.100.9", "198.51.100.9"),
     ],
 )
 def test_equal_values_written_differently_share_a_token(kind: str, first: str, second: str) -> None:
@@ -250,3 +252,19 @@ def test_a_list_of_source_addresses_keeps_one_token_per_address() -> None:
         f"{pseudonyms.token('ip', '203.0.113.7')}, {pseudonyms.token('ip', '10.0.0.1')}"
     )
     assert pseudonyms.column("source_ip", "gateway.corp") == pseudonyms.token("ip", "gateway.corp")
+
+
+@pytest.mark.parametrize(
+    ("text", "clear"),
+    [
+        ("mail jürgen.müller@corp.example now", ["jürgen", "müller"]),
+        ("to user@bücher.example", ["user@", "bücher"]),
+        ("/api/users?email=alice%40corp.example&x=1", ["alice"]),
+        ("from ::ffff:198.51.100.9 and 2001:db8::1.", ["198", ".51.100.9", "2001"]),
+    ],
+)
+def test_emails_and_addresses_in_free_text_leave_nothing_of_themselves(
+    text: str, clear: list[str]
+) -> None:
+    replaced = Pseudonymizer(KEY).free_text(text)
+    assert not [part for part in clear if part in replaced], replaced
