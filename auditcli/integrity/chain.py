@@ -22,7 +22,7 @@ from auditcli.errors import ChainUnverifiableError, UsageError
 from auditcli.integrity import sources
 from auditcli.integrity.recipe import AuditChainRecipe, ChainRecipe
 from auditcli.integrity.report import ChainReport, Finding, FindingKind
-from auditcli.integrity.scan import BlockScan, Item, scan_block, scan_lines, shift
+from auditcli.integrity.scan import BlockScan, Item, Run, scan_block, scan_lines, shift
 from auditcli.integrity.sources import (
     Block,
     NamedStream,
@@ -128,6 +128,8 @@ class _Verification:
         self.files: list[str] = []
         self.last_place: tuple[str, int] = ("", 1)
         self._progress = progress
+        self._ends: dict[str, list[str | None]] = {}
+        """Per file: the hash its first event names, and its last event's hash."""
 
     def add(self, scan: BlockScan, name: str, offset: int) -> int:
         """Feed one block's items; return the file's line offset after it."""
@@ -135,6 +137,7 @@ class _Verification:
         if scan.whole is not None and self.walk.takes_run(scan.whole):
             chosen = [scan.whole]
         items = chosen if offset == 0 else [shift(i, offset) for i in chosen]
+        self._note_ends(name, items)
         self.walk.feed(items)
         self.events += scan.events
         if scan.first_time is not None and scan.last_time is not None:
@@ -147,6 +150,37 @@ class _Verification:
         if scan.lines:
             self.last_place = (name, offset + scan.lines)
         return offset + scan.lines
+
+    def _note_ends(self, name: str, items: list[Item]) -> None:
+        ends = self._ends.setdefault(name, [None, None])
+        for item in items:
+            if isinstance(item, Run):
+                first, last = item.first_prev, item.last_hash
+            elif item.stored is not None:
+                first, last = item.prev, item.stored
+            else:
+                continue
+            if ends[1] is None:  # its first event
+                ends[0] = first
+            ends[1] = last
+
+    def linked_order(self) -> list[str] | None:
+        """The order in which the files link into one chain, when it is not the order
+        they were given in (rotated logs read by name: audit.log.10 before .2)."""
+        if len(self.files) < 2 or len(self._ends) != len(self.files):
+            return None
+        firsts = {ends[0]: name for name, ends in self._ends.items()}
+        lasts = {ends[1] for ends in self._ends.values()}
+        starts = [name for name, ends in self._ends.items() if ends[0] not in lasts]
+        if len(firsts) != len(self.files) or len(starts) != 1:
+            return None
+        order = starts
+        while len(order) < len(self.files):
+            following = firsts.get(self._ends[order[-1]][1])
+            if following is None or following in order:
+                return None
+            order = [*order, following]
+        return None if order == self.files else order
 
     def verify_source(self, source: Source, workers: _Workers) -> None:
         name = display_name(source)
@@ -206,6 +240,13 @@ class _Verification:
             notes.append(UNANCHORED_NOTE)
         else:
             findings.extend(self._anchor_findings(anchor, findings))
+        linked = self.linked_order() if findings else None
+        if linked is not None:
+            notes.append(
+                "the files link into one chain in another order: "
+                + ", ".join(linked)
+                + " (given in another order, their events read as inserted and missing)"
+            )
         if not walk.seq_seen and walk.chain_length:
             notes.append(
                 "no event carries a sequence number: deleted events are reported without a count"

@@ -143,6 +143,25 @@ def test_a_member_written_twice_is_malformed_though_the_hash_matches(
     assert "appears twice" in report.findings[0].message
 
 
+def test_files_given_out_of_order_are_named_in_the_order_that_links(kit: Any) -> None:
+    """Rotated logs read by name (audit.log.10 before audit.log.2)."""
+    lines = kit.lines_of(kit.chain(90))
+    parts = {name: lines[i * 30 : i * 30 + 30] for i, name in enumerate(["a", "b", "c"])}
+
+    def verified(order: str) -> Any:
+        streams = [
+            NamedStream(name, io.BytesIO(b"".join(line + b"\n" for line in parts[name])))
+            for name in order
+        ]
+        return verify_chain(streams)
+
+    assert verified("abc").intact
+    shuffled = verified("acb")
+    assert not shuffled.intact
+    assert any("link into one chain in another order: a, b, c" in n for n in shuffled.notes)
+    assert not any("another order" in n for n in verified("abc").notes)
+
+
 def test_garbage_lines_are_malformed_and_the_walk_goes_on(kit: Any) -> None:
     events = kit.chain(30)
     lines = kit.lines_of(events)
