@@ -101,6 +101,11 @@ class JsonAdapter:
     string holding one (CloudTrail Event history's ``CloudTrailEvent``). A record
     that has it is mapped with the wrapped event's fields laid over its own (JSON
     merge patch); ``raw`` stays the whole record."""
+    each: str | None = None
+    """Top-level member holding an array of which each element is an event of its
+    own (Google Workspace's ``events``): a record with several gives one event each,
+    mapped with that element alone in the array; all of them keep the record's
+    ``raw``, and the second on get ``#2``, ``#3``, ... after the event id."""
     fallback: JsonAdapter | None = None
     """A second mapping for the records in which this one finds no time, actor or
     action (other shapes of the same format); it fills only the columns left empty."""
@@ -169,17 +174,20 @@ def mapping_sql(
 )"""
     columns["event_id"] = f"coalesce({columns['event_id']}, 'h:' || left(md5(raw), 16))"
     columns["outcome"] = f"coalesce({columns['outcome']}, 'unknown')"
+    records, part = f"(SELECT * FROM {source} WHERE doc <> '')", ""
+    if adapter.each is not None:
+        records, part = _each_sql(adapter.each, source), ", part"
+        columns["event_id"] += " || CASE WHEN part > 0 THEN '#' || (part + 1) ELSE '' END"
     selected = ",\n    ".join(f"{expr} AS {col}" for col, expr in columns.items())
     return f"""
 WITH parsed AS (
-  SELECT source_id, raw, raw_ref, doc, line,
+  SELECT source_id, raw, raw_ref, doc, line{part},
          try(json_extract_string({_doc_sql(adapter)}, {_sql_list(paths)})) AS x
-  FROM {source}
-  WHERE doc <> ''
+  FROM {records}
 ), first_pass AS (
   SELECT
     {first_pass},
-    source_id, line, raw, raw_ref, doc, x IS NULL AS unparsed
+    source_id, line, raw, raw_ref, doc, x IS NULL AS unparsed{part}
   FROM parsed
 ){retry}, mapped AS (
   SELECT
@@ -195,6 +203,24 @@ SELECT * EXCLUDE (doc, unparsed),
        ELSE 'no usable timestamp' END AS reject_reason
 FROM mapped
 """
+
+
+def _each_sql(member: str, source: str) -> str:
+    """The records of ``source``, one a row, except that a record whose array
+    ``member`` holds several elements is one row per element (``part``, from 0), its
+    ``doc`` holding that element alone in the array; ``part`` is NULL otherwise."""
+    path = _sql_list([json_path(member)])[1:-1]
+    name = _sql_list([member])[1:-1]
+    return f"""(
+  SELECT source_id, raw, raw_ref, line, part,
+         CASE WHEN part IS NULL THEN doc
+              ELSE CAST(json_merge_patch(doc, json_object({name}, json_array(
+                   json_extract(doc, {path} || '[' || part || ']')))) AS VARCHAR) END AS doc
+  FROM (
+    SELECT *, unnest(CASE WHEN coalesce(try(json_array_length(doc, {path})), 0) > 1
+                          THEN range(CAST(json_array_length(doc, {path}) AS BIGINT))
+                          ELSE [NULL::BIGINT] END) AS part
+    FROM {source} WHERE doc <> ''))"""
 
 
 def _expressions(adapter: JsonAdapter, paths: list[str], var: str) -> dict[str, str]:

@@ -3,9 +3,10 @@ SDK Reports API (``admin#reports#activity``: login, admin, drive, token, ...).
 
 - ts ``id.time``; event_id ``id.uniqueQualifier``; actor ``actor.email`` (else
   the profile id or the API key), actor_type ``actor.callerType``.
-- action ``application:event`` from ``id.applicationName`` and the first
-  event's name (``login:login_failure``, ``drive:download``). An activity with
-  several events is mapped from the first; ``raw`` keeps them all.
+- action ``application:event`` from ``id.applicationName`` and the event's name
+  (``login:login_failure``, ``drive:download``). An activity with several events
+  gives one event each (``JsonAdapter.each``), its id followed by ``#2``, ``#3``,
+  ...; each keeps the whole activity as ``raw``.
 - resource: the first event parameter that names what was acted on
   (``doc_title``, ``USER_EMAIL``, ``ROLE_NAME``, ``APPLICATION_NAME``, ... then
   ``doc_id``); resource_type ``doc_type``.
@@ -112,5 +113,6 @@ GOOGLE_WORKSPACE = JsonAdapter(
     columns=COLUMNS,
     detect=detect,
     verbatim=frozenset({"event_id", "actor", "actor_type", "source_ip"}),
+    each="events",
     fallback=fallback_for(NAME, COLUMNS, FLAT_COLUMNS),
 )

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
-from tests.formats.conftest import Loaded, expect
+from tests.formats.conftest import Loaded, expect, load_records
 
 T = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 T_MS = datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC)
@@ -439,3 +440,38 @@ def test_fields_fill_the_canonical_event(
     assert loaded.rejects == []
     (event,) = [e for e in loaded.events if e["source_line"] == index + 1]
     expect(event, {"source_format": name, **table[index][2]})
+
+
+def test_an_activity_with_several_events_gives_one_event_each() -> None:
+    activity = {
+        "kind": "admin#reports#activity",
+        "id": {
+            "time": "2024-05-01T10:00:00.123Z",
+            "uniqueQualifier": "q-9",
+            "applicationName": "login",
+        },
+        "actor": {"email": "dan@corp.example"},
+        "events": [
+            {"name": "login_verification", "parameters": [{"name": "login_type", "value": "x"}]},
+            {
+                "name": "login_failure",
+                "parameters": [{"name": "login_failure_type", "value": "login_failure_invalid"}],
+            },
+            {"name": "login_challenge"},
+        ],
+    }
+    single = dict(
+        activity, id={**activity["id"], "uniqueQualifier": "q-10"}, events=[{"name": "logout"}]
+    )
+    loaded = load_records([activity, single], input_format="google-workspace")
+    assert loaded.rejects == []
+    got = [(e["event_id"], e["action"], e["outcome"], e["source_line"]) for e in loaded.events]
+    assert sorted(got) == [
+        ("q-10", "login:logout", "unknown", 2),
+        ("q-9", "login:login_verification", "unknown", 1),
+        ("q-9#2", "login:login_failure", "failure", 1),
+        ("q-9#3", "login:login_challenge", "unknown", 1),
+    ]
+    assert {e["raw"] for e in loaded.events if e["source_line"] == 1} == {
+        orjson.dumps(activity).decode()
+    }
