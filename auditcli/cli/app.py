@@ -96,16 +96,20 @@ DbOpt = Annotated[
         show_default=False,
     ),
 ]
-FormatOpt = Annotated[
-    OutputFormat | None,
-    typer.Option(
+
+
+def format_option() -> Any:
+    """``--format``/``-f``, for an enum of the formats a command writes."""
+    return typer.Option(
         "--format",
         "-f",
         case_sensitive=False,
         help="Output format [default: table on a terminal, else jsonl; env AUDITCLI_FORMAT].",
         show_default=False,
-    ),
-]
+    )
+
+
+FormatOpt = Annotated[OutputFormat | None, format_option()]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
 ]

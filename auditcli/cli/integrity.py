@@ -20,6 +20,7 @@ from auditcli.cli.app import (
     console_for,
     db_path,
     format_for,
+    format_option,
     output_stream,
     use_color,
 )
@@ -30,6 +31,7 @@ from auditcli.render import OutputFormat
 if TYPE_CHECKING:  # the integrity code is imported by the commands that run it
     from auditcli.integrity import AuditChainRecipe, ChainReport, NamedStream
 
+
 class ReportFormat(enum.StrEnum):
     """The formats a chain report is written in."""
 
@@ -38,16 +40,7 @@ class ReportFormat(enum.StrEnum):
     JSON = "json"
 
 
-ReportFormatOpt = Annotated[
-    ReportFormat | None,
-    typer.Option(
-        "--format",
-        "-f",
-        case_sensitive=False,
-        help="Output format [default: table on a terminal, else jsonl; env AUDITCLI_FORMAT].",
-        show_default=False,
-    ),
-]
+ReportFormatOpt = Annotated[ReportFormat | None, format_option()]
 KeyFileOpt = Annotated[
     Path | None,
     typer.Option(
