@@ -63,6 +63,10 @@ class EventFilter:
             values = getattr(self, name)
             object.__setattr__(self, name, tuple(_as_utf8(v) for v in values))
 
+    def is_empty(self) -> bool:
+        """True when it keeps every event."""
+        return self == EventFilter()
+
     def value_terms(self) -> list[tuple[str, tuple[str, ...]]]:
         """(column, alternatives) for every option matched by value or glob."""
         terms = [

@@ -303,6 +303,22 @@ def test_filter_marks_chain_state_only_where_a_chain_was_checked(
     assert "chain" not in run("filter", "--db", db, "-f", "table").stdout  # all intact
 
 
+def test_filter_on_files_without_filters_checks_their_chains(
+    run: Run, sealed: Path, tmp_path: Path
+) -> None:
+    """As a load does; a filtered run reads only candidate lines and checks none."""
+    lines = sealed.read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"user1"', b'"mallory"')
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_bytes(b"".join(lines))
+    every = run("filter", tampered, "--fields", "event_id,chain", "-f", "csv").stdout
+    assert every.splitlines()[1:6] == ["e0,ok", "e1,ok", "e2,ok", "e3,ok", "e4,broken"]
+    filtered = run(
+        "filter", tampered, "--actor", "mallory", "--fields", "event_id,chain", "-f", "csv"
+    )
+    assert filtered.stdout.splitlines()[1:] == ["e4,"]
+
+
 def test_verify_db_says_when_nothing_is_chained(run: Run, tmp_path: Path) -> None:
     db = tmp_path / "plain.duckdb"
     run("load", SAMPLE_LOGS / "identity.jsonl", "--db", db)

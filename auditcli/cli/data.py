@@ -333,7 +333,8 @@ def filter_command(
         since=parse_time(since, now=clock, tz=zone_info) if since is not None else None,
         until=parse_time(until, now=clock, tz=zone_info) if until is not None else None,
     )
-    # Tokens are resolved against the loaded values, so files are then read whole.
+    # Tokens are resolved against the loaded values, so files are then read whole; so
+    # are they without a filter, and their chains are then checked as a load does.
     tokens = has_tokens(event_filter)
     if not tokens:
         parse_networks(event_filter.ips)
@@ -342,7 +343,11 @@ def filter_command(
     columns = parse_fields(fields) if fields or not table else TABLE_COLUMNS
     order = parse_sort(sort)
     store = open_for_query(
-        paths, db, input_format, mapping, event_filter=None if tokens else event_filter
+        paths,
+        db,
+        input_format,
+        mapping,
+        event_filter=None if tokens or event_filter.is_empty() else event_filter,
     )
     try:
         with access_recorded(store, "filter", privacy, enabled=not paths) as tally:
