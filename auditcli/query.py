@@ -230,13 +230,18 @@ def _glob_literals(glob: str) -> list[str]:
     return pieces
 
 
+#: What orders events the sort keys leave tied: the same output on every run, and
+#: events of one time in the order their files hold them.
+TIE_BREAK = (("event_id", False), ("source_file", False), ("source_line", False))
+
+
 @dataclass(frozen=True)
 class Query:
     """A filter plus what to return and in what order."""
 
     event_filter: EventFilter = field(default_factory=EventFilter)
     fields: tuple[str, ...] = OUTPUT_COLUMNS
-    sort: tuple[tuple[str, bool], ...] = (("ts", False), ("event_id", False))
+    sort: tuple[tuple[str, bool], ...] = (("ts", False), *TIE_BREAK)
     """(column, descending) pairs."""
     limit: int | None = None
 
@@ -245,7 +250,7 @@ def parse_fields(text: str | None) -> tuple[str, ...]:
     """``--fields a,b,c`` checked against the output columns."""
     if text is None:
         return OUTPUT_COLUMNS
-    fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    fields = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))  # once each
     _check_columns(fields, "--fields")
     return fields or OUTPUT_COLUMNS
 
@@ -265,7 +270,7 @@ def parse_sort(text: str | None) -> tuple[tuple[str, bool], ...]:
         raise UsageError(
             "--sort: cannot sort by raw, the original text", "sort by the columns mapped from it"
         )
-    return tuple(keys) + (("event_id", False),)
+    return tuple(keys) + TIE_BREAK
 
 
 def _check_columns(columns: Iterable[str], option: str) -> None:

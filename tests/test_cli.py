@@ -425,6 +425,18 @@ def test_a_closed_stdin_is_one_line_and_exit_3(tmp_path: Path, args: tuple[str, 
     assert done.stderr == "auditcli: error: <stdin>: cannot read: standard input is closed\n"
 
 
+def test_events_tied_on_time_and_id_come_out_in_file_order(run: Run, write_log: WriteLog) -> None:
+    tied = [event(id="dup", timestamp="2026-03-12T14:00:00Z", actor=f"u{i}") for i in range(50)]
+    path = write_log("tied.jsonl", tied)
+    for sort in ("ts", "-ts", "actor,ts"):
+        result = run("filter", path, "--sort", sort, "--fields", "actor", "-f", "csv")
+        expected = sorted(e["actor"] for e in tied) if sort.startswith("actor") else None
+        got = result.stdout.splitlines()[1:]
+        assert got == (expected or [f"u{i}" for i in range(50)])
+    doubled = run("filter", path, "--fields", "ts,actor,ts", "-f", "csv", "--limit", "1")
+    assert doubled.stdout.splitlines() == ["ts,actor", "2026-03-12T14:00:00Z,u0"]
+
+
 @pytest.mark.parametrize("command", ["filter", "timeline", "rejects", "access-log"])
 def test_a_limit_past_what_a_query_takes_is_a_usage_error(run: Run, command: str) -> None:
     result = run(command, "--limit", str(2**64))

@@ -246,7 +246,10 @@ def test_select_sql_honours_fields_sort_and_a_bound_limit(incident: Store) -> No
     assert sql.startswith(
         "SELECT _row.actor AS actor, _row.event_id AS event_id FROM events AS _row WHERE"
     )
-    assert sql.endswith("ORDER BY _row.ts DESC NULLS LAST, _row.event_id ASC NULLS LAST LIMIT ?")
+    assert sql.endswith(
+        "ORDER BY _row.ts DESC NULLS LAST, _row.event_id ASC NULLS LAST,"
+        " _row.source_file ASC NULLS LAST, _row.source_line ASC NULLS LAST LIMIT ?"
+    )
     assert params == ["db.query", 2]
     assert incident.fetchall(sql, params) == [(INJECTION, "e6"), ("Alice", "e5")]
 
@@ -371,11 +374,16 @@ def test_parse_fields_rejects_unknown_columns_naming_them(text: str) -> None:
     assert caught.value.hint is not None and "event_id" in caught.value.hint
 
 
-def test_parse_sort_reads_directions_and_always_ends_with_event_id() -> None:
-    assert parse_sort(None) == (("ts", False), ("event_id", False))
-    assert parse_sort("-ts") == (("ts", True), ("event_id", False))
-    assert parse_sort("actor, -ts") == (("actor", False), ("ts", True), ("event_id", False))
-    assert parse_sort("+actor") == (("actor", False), ("event_id", False))
+def test_parse_sort_reads_directions_and_always_ends_with_the_tie_break() -> None:
+    tie = (("event_id", False), ("source_file", False), ("source_line", False))
+    assert parse_sort(None) == (("ts", False), *tie)
+    assert parse_sort("-ts") == (("ts", True), *tie)
+    assert parse_sort("actor, -ts") == (("actor", False), ("ts", True), *tie)
+    assert parse_sort("+actor") == (("actor", False), *tie)
+
+
+def test_fields_named_twice_are_output_once() -> None:
+    assert parse_fields("ts,actor,ts, raw,raw") == ("ts", "actor", "raw")
 
 
 @pytest.mark.parametrize("text", ["bogus", "-bogus", "ts DESC", "ts;drop"])
