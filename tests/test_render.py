@@ -252,6 +252,17 @@ def test_csv_raw_writes_formula_cells_exactly(hard: Store) -> None:
     assert row[2:8] == ["=cmd()", "+1", "-1", "@x", "\tx", "\r=1"]
 
 
+def test_csv_writes_negative_numbers_as_numbers_and_text_defused() -> None:
+    table = pa.table({"offset_s": [-300.0, 12.5], "n": [-1, 2], "text": ["-1", "=x"]})
+    out = io.BytesIO()
+    assert write_rows(table.to_reader(), OutputFormat.CSV, out) == 2
+    assert _csv(out.getvalue()) == [
+        ["offset_s", "n", "text"],
+        ["-300.0", "-1", "'-1"],
+        ["12.5", "2", "'=x"],
+    ]
+
+
 def test_csv_of_zero_rows_is_just_the_header(hard: Store) -> None:
     out = io.BytesIO()
     assert write_rows(reader(hard, ("ts", "actor"), limit=0), OutputFormat.CSV, out) == 0

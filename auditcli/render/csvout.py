@@ -1,7 +1,7 @@
 """CSV: a header always, ``\\n`` line ends, times in ISO 8601 UTC, formulas defused.
 
-A cell starting with ``= + - @``, tab or CR gets a leading ``'`` so spreadsheets
-show it as text (``--csv-raw`` turns that off).
+A text cell starting with ``= + - @``, tab or CR gets a leading ``'`` so spreadsheets
+show it as text (``--csv-raw`` turns that off); numbers are written as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def _cell(value: Any, safe: bool) -> str:
         return ""
     if isinstance(value, datetime):
         return format_ts(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # -300.0 is a number to a spreadsheet, not a formula
     if isinstance(value, list | dict):
         text = orjson.dumps(value).decode()
     else:
