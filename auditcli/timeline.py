@@ -93,6 +93,10 @@ class Window:
     centre: datetime
     centre_event: str | None = None
     """The event ``--around`` named, marked ``centre`` in the rows."""
+    centre_place: tuple[str, int] | None = None
+    """Where that event is (file, line): an id may name several, the first is marked."""
+    centre_matches: int = 0
+    """How many events carry the id ``--around`` named."""
 
 
 def window_at(at: datetime, before: timedelta, after: timedelta) -> Window:
@@ -110,16 +114,23 @@ def window_between(since: datetime, until: datetime) -> Window:
 
 def window_around_event(store: Store, event_id: str, before: timedelta, after: timedelta) -> Window:
     """The window around the event ``event_id``, which becomes its marked centre."""
-    found = store.fetchall(
-        "SELECT ts FROM events WHERE event_id = ? ORDER BY ts LIMIT 2", [event_id]
+    found = store.fetchone(
+        "SELECT ts, source_file, source_line, count(*) OVER () FROM events WHERE event_id = ?"
+        " ORDER BY ts, source_file, source_line LIMIT 1",
+        [event_id],
     )
-    if not found:
+    if found is None:
         raise UsageError(
             f"no event with id {event_id!r}",
             "pick an id from `auditcli filter --fields event_id,ts,action`",
         )
-    at = found[0][0]
-    return replace(window_at(at, before, after), centre_event=event_id)
+    at, source_file, source_line, matches = found
+    return replace(
+        window_at(at, before, after),
+        centre_event=event_id,
+        centre_place=(source_file, source_line),
+        centre_matches=matches,
+    )
 
 
 @dataclass(frozen=True)
@@ -300,7 +311,8 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         SELECT w.ts, (epoch_us(w.ts) - epoch_us(?::TIMESTAMPTZ)) / 1e6 AS offset_s,
                w.actor, w.action, w.resource, w.outcome, w.source_ip, w.user_agent,
                list_filter([
-                   CASE WHEN w.event_id = ? THEN 'centre' END,
+                   CASE WHEN w.event_id = ? AND w.source_file = ? AND w.source_line = ?
+                        THEN 'centre' END,
                    CASE WHEN w.outcome = 'failure' THEN 'failure' END,
                    CASE WHEN {firsts["actor"]} THEN 'first-seen-actor' END,
                    CASE WHEN {firsts["ip"]} THEN 'new-ip' END,
@@ -315,7 +327,9 @@ def _rows(store: Store, window: Window, rules: Sequence[SensitiveRule]) -> pa.Ta
         FROM tl_shown w{chain_joins_sql("w")}
         ORDER BY w.ts, w.event_id, w.source_file, w.source_line
     """
-    params = [window.start, window.end, window.centre, window.centre_event, *rule_params]
+    file, line = window.centre_place or (None, None)
+    params = [window.start, window.end, window.centre, window.centre_event, file, line]
+    params += rule_params
     return store.arrow_reader(sql, params).read_all()
 
 

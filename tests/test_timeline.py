@@ -123,6 +123,20 @@ def test_around_centres_on_the_event_and_marks_it() -> None:
     ]
 
 
+def test_around_an_id_several_events_carry_marks_only_the_first() -> None:
+    store = store_with(
+        event(id="dup", timestamp=at(1), actor="later"),
+        event(id="dup", timestamp=at(0), actor="first"),
+        event(id="dup", timestamp=at(0), actor="same-time"),
+    )
+    window = window_around_event(store, "dup", timedelta(minutes=5), timedelta(minutes=5))
+    assert (window.centre, window.centre_matches) == (T0, 3)
+    result = rows(build(store, TimelineRequest(window)))
+    assert [r["actor"] for r in result if "centre" in r["markers"]] == ["first"]
+    header = render_timeline.summary_lines(build(store, TimelineRequest(window)), UTC)[0]
+    assert "(event dup: the first of 3 with this id)" in header
+
+
 def test_seeds_and_one_hop_say_why_each_row_is_included() -> None:
     store = store_with(
         event(

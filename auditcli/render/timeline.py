@@ -117,7 +117,11 @@ def summary_lines(timeline: Timeline, tz: tzinfo) -> list[str]:
     window = timeline.window
     centre = f"centre {format_short(window.centre, tz)}"
     if window.centre_event:
-        centre += f" (event {visible(window.centre_event)})"
+        named = visible(window.centre_event)
+        if window.centre_matches > 1:
+            centre += f" (event {named}: the first of {window.centre_matches} with this id)"
+        else:
+            centre += f" (event {named})"
     return [
         f"{format_short(window.start, tz)} → {format_short(window.end, tz)} "
         f"{zone_label(tz)} · {centre}",
