@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -490,6 +491,9 @@ def test_timeline_cli_table_markdown_html_and_jsonl(
         and "<svg" in text
         and "http" not in text.replace("http://www.w3.org/2000/svg", "").replace("http-equiv", "")
     )
+    for fmt, row in (("markdown", r"\n\| \d"), ("html", r'<tr class="(?!gap|group)[^"]*"><td>')):
+        limited = run(*args, "-f", fmt, "--limit", "3").stdout
+        assert len(re.findall(row, limited)) == 3 and "showing 3 of " in limited
     lines = [orjson.loads(x) for x in run(*args, "-f", "jsonl").stdout.splitlines()]
     assert len(lines) == 422
     assert {"offset_s", "markers", "included_because", "ts", "actor"} <= set(lines[0])

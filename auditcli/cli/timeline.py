@@ -256,6 +256,10 @@ def _write(
                     max_rows=limit if limit is not None else TIMELINE_ROW_CAP,
                 )
             case OutputFormat.MARKDOWN:
-                return render_timeline.write_markdown(result, stream, tz, collapse=collapse)
+                return render_timeline.write_markdown(
+                    result, stream, tz, collapse=collapse, max_rows=limit
+                )
             case _:
-                return render_timeline.write_html(result, stream, tz, collapse=collapse)
+                return render_timeline.write_html(
+                    result, stream, tz, collapse=collapse, max_rows=limit
+                )

@@ -273,11 +273,18 @@ def write_table(
     return shown
 
 
+def _cut_short(timeline: Timeline, shown: int, collapse: bool) -> str:
+    runs_total = sum(1 for line in lines(timeline, collapse=collapse) if line.kind == "run")
+    return f"showing {shown:,} of {runs_total:,} rows ({timeline.events:,} events; --limit)"
+
+
 def _md(text: str) -> str:
     return markdown_cell(visible(text))
 
 
-def write_markdown(timeline: Timeline, out: BinaryIO, tz: tzinfo, *, collapse: bool) -> int:
+def write_markdown(
+    timeline: Timeline, out: BinaryIO, tz: tzinfo, *, collapse: bool, max_rows: int | None = None
+) -> int:
     """A Markdown section ready to paste into a post-mortem; return the row count."""
     parts = [
         f"**Timeline** {_md(summary_lines(timeline, tz)[0])}  ",
@@ -293,6 +300,9 @@ def write_markdown(timeline: Timeline, out: BinaryIO, tz: tzinfo, *, collapse: b
     parts.append("|" + "---|" * len(HEADERS))
     shown = 0
     for line in lines(timeline, collapse=collapse):
+        if line.kind == "run" and max_rows is not None and shown >= max_rows:
+            parts += ["", _md(_cut_short(timeline, shown, collapse))]
+            break
         if line.kind == "gap":
             parts.append(f"| *{line.text}* |" + " |" * (len(HEADERS) - 1))
         elif line.kind == "run" and line.run is not None:
@@ -335,13 +345,19 @@ def _svg(counts: list[int], centre: int) -> str:
     )
 
 
-def write_html(timeline: Timeline, out: BinaryIO, tz: tzinfo, *, collapse: bool) -> int:
+def write_html(
+    timeline: Timeline, out: BinaryIO, tz: tzinfo, *, collapse: bool, max_rows: int | None = None
+) -> int:
     """One self-contained page (no network needed) with the chart and the table."""
     summary = "".join(f"<p>{html.escape(line)}</p>" for line in summary_lines(timeline, tz))
     rows = []
     shown = 0
     one_day = _one_day(timeline, tz)
     for line in lines(timeline, collapse=collapse):
+        if line.kind == "run" and max_rows is not None and shown >= max_rows:
+            cut = html.escape(_cut_short(timeline, shown, collapse))
+            rows.append(f'<tr class="gap"><td colspan="{len(HEADERS)}">{cut}</td></tr>')
+            break
         if line.kind == "gap":
             rows.append(
                 f'<tr class="gap"><td colspan="{len(HEADERS)}">{html.escape(line.text)}</td></tr>'
