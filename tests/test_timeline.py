@@ -138,6 +138,22 @@ def test_around_an_id_several_events_carry_marks_only_the_first() -> None:
     assert "(event dup: the first of 3 with this id)" in header
 
 
+def test_a_folded_run_that_ends_on_another_day_shows_that_date(
+    run: Run, write_log: Callable[..., Path]
+) -> None:
+    path = write_log(
+        "days.jsonl",
+        [
+            event(id=f"e{i}", timestamp=when, action="read")
+            for i, when in enumerate(
+                ["2026-03-10T08:00:00Z", "2026-03-10T09:00:00Z", "2026-03-12T09:00:00Z"]
+            )
+        ],
+    )
+    md = run("timeline", path, "--since", "2026-03-10", "--until", "2026-03-13", "-f", "markdown")
+    assert "read ×2 (→2026-03-12 09:00:00)" in md.stdout
+
+
 def test_seeds_and_one_hop_say_why_each_row_is_included() -> None:
     store = store_with(
         event(

@@ -146,7 +146,9 @@ def _cells(run: Run, tz: tzinfo, one_day: bool) -> list[str]:
     when = format_short(run.ts, tz)[cut:]
     action = visible(row["action"] or "", 60)
     if run.count > 1 and run.last_ts is not None:
-        action = f"{action} ×{run.count} (→{format_short(run.last_ts, tz)[11:19]})"
+        first, last = format_short(run.ts, tz), format_short(run.last_ts, tz)
+        until = last[11:19] if last[:10] == first[:10] else last[:19]  # another day: dated
+        action = f"{action} ×{run.count} (→{until})"
     return [
         when,
         offset_text(row["offset_s"]),
