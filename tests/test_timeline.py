@@ -524,6 +524,9 @@ def test_timeline_cli_table_markdown_html_and_jsonl(
         (["--at", "now", "--window", "30m", "--before", "5m"], "do not go together"),
         (["--around", "no-such-id"], "no event with id 'no-such-id'"),
         (["--at", "now", "--before", "5 minutes"], "cannot read duration"),
+        (["--at", "now", "--since", "1h", "--until", "now"], "--at and --since/--until each"),
+        (["--around", "x", "--at", "now"], "--at and --around each say when"),
+        (["--since", "1h", "--until", "now", "--window", "5m"], "go with --at or --around"),
     ],
 )
 def test_timeline_usage_errors(run: Run, args: list[str], message: str) -> None:

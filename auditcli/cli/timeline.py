@@ -167,12 +167,17 @@ def timeline_command(
     rules = read_sensitive_rules(sensitive) if sensitive is not None else SENSITIVE_RULES
     output_format = format_for(fmt, output)
     spans = _spans(before, after, window)
+    when = "use --at TIME (with --before/--after or --window), --around EVENT_ID, "
+    when += "or --since and --until"
+    given = [name for name, value in (("--at", at), ("--around", around)) if value is not None]
+    if since is not None or until is not None:
+        given.append("--since/--until")
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)} each say when: give one", when)
     if at is None and around is None and (since is None or until is None):
-        raise UsageError(
-            "say when the timeline is",
-            "use --at TIME (with --before/--after or --window), --around EVENT_ID, "
-            "or --since and --until",
-        )
+        raise UsageError("say when the timeline is", when)
+    if (before is not None or after is not None or window is not None) and not (at or around):
+        raise UsageError("--before, --after and --window go with --at or --around", when)
     store = open_for_query(paths, db, input_format, mapping)
     try:
         with access_recorded(store, "timeline", privacy, enabled=not paths) as tally:
