@@ -130,8 +130,17 @@ def format_ts(value: datetime, tz: tzinfo = UTC) -> str:
 
 
 def format_short(value: datetime, tz: tzinfo = UTC) -> str:
-    """``2026-03-12 14:02:11.482`` in ``tz``: for tables whose header names the zone."""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """``2026-03-12 14:02:11.482`` in ``tz``: for tables whose header names the zone.
+
+    A time the zone's clock shows twice (the hour repeated when summer time ends)
+    gets its UTC offset, ``2026-10-25 02:15:00.000 +01:00``: else it reads twice.
+    """
+    local = value.astimezone(tz)
+    text = local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        offset = local.strftime("%z")
+        text += f" {offset[:3]}:{offset[3:]}"
+    return text
 
 
 def zone_label(tz: tzinfo) -> str:

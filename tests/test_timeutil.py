@@ -300,3 +300,15 @@ def test_zone_names() -> None:
         zone("Mars/Olympus")
     assert "Mars/Olympus" in caught.value.message
     assert caught.value.hint is not None and "IANA" in caught.value.hint
+
+
+def test_a_time_the_zone_shows_twice_carries_its_offset() -> None:
+    berlin = zone("Europe/Berlin")
+    first = datetime(2026, 10, 25, 0, 15, tzinfo=UTC)  # 02:15 summer time
+    second = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)  # 02:15 again, winter time
+    assert format_short(first, berlin) == "2026-10-25 02:15:00.000 +02:00"
+    assert format_short(second, berlin) == "2026-10-25 02:15:00.000 +01:00"
+    assert format_short(datetime(2026, 10, 25, 3, 0, tzinfo=UTC), berlin) == (
+        "2026-10-25 04:00:00.000"
+    )
+    assert format_short(first) == "2026-10-25 00:15:00.000"
