@@ -89,6 +89,21 @@ class Ledger:
                 finding, kind=kind, message=message, other_line=other_line, count=None, span=1
             )
 
+    def relocate(
+        self, index: int, record: Record, kind: FindingKind, message: str, other_line: int
+    ) -> None:
+        """Say that an earlier finding was really about ``record``, found later."""
+        if self._found[index] is not None:
+            self._found[index] = Finding(
+                kind,
+                record.file,
+                record.line,
+                message,
+                seq=record.seq,
+                event_id=record.event_id,
+                other_line=other_line,
+            )
+
     def withdraw_gap_at(self, file: str, line: int) -> int:
         """Withdraw the latest deleted or link_broken finding at a line; return its count."""
         for index in range(len(self._found) - 1, -1, -1):

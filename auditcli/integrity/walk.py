@@ -16,9 +16,10 @@ The walk keeps a *tip*: the last event accepted onto the chain. For each record:
       record, the events after the named one were inserted; else this record was;
    c. it names an event reported out of place whose own link fits the tip: that event
       was moved; it is taken back and this record follows it;
-   d. looking ahead: the record the tip's successor names may come later (a swap or a
-      move), or the tip's successor may come later with nothing linking this record
-      (inserted);
+   d. looking ahead: the record the tip's successor names may come later (a swap, where
+      the first of the two is reported, or an event moved later, which is reported
+      where it now is), or the tip's successor may come later with nothing linking this
+      record (inserted);
    e. else events are missing before it (deleted; the seq gap gives the count) or its
       link was rewritten (link_broken). It is accepted, and the walk goes on from it.
 """
@@ -283,18 +284,27 @@ class LinkWalk:
             return
         # d. look ahead for the tip's successor and for this record's predecessor
         successor = predecessor = None
-        for ahead in self._ahead():
+        adjacent = False
+        for position, ahead in enumerate(self._ahead()):
             if successor is None and ahead.prev == self.tip_hash:
-                successor = ahead
+                successor, adjacent = ahead, position == 0
             if predecessor is None and ahead.stored == record.prev:
                 predecessor = ahead
         if successor is not None and successor is predecessor:
-            self._ledger.add(
-                FindingKind.REORDERED,
-                record,
-                f"out of order: the event at line {successor.line} belongs before this one",
-                other_line=successor.line,
-            )
+            if adjacent:  # a swap: the first of the two is reported
+                self._ledger.add(
+                    FindingKind.REORDERED,
+                    record,
+                    f"out of order: the event at line {successor.line} belongs before this one",
+                    other_line=successor.line,
+                )
+            else:  # one event came later than it belongs: it is the one out of place
+                self._ledger.add(
+                    FindingKind.REORDERED,
+                    successor,
+                    f"out of order: belongs before {record.file}:{record.line}",
+                    other_line=record.line,
+                )
             self._placed.add(id(successor))
             self._accept(successor)
             self._accept(record)
@@ -333,11 +343,14 @@ class LinkWalk:
         del self._missing[record.stored or ""]
         self.deleted_counted -= gap.count or 0
         self.moved_off_chain += 1
-        self._ledger.reclassify(
+        # The gap was where this event belongs: it is the one out of place, not the
+        # event after the gap, whose link named it all along.
+        self._ledger.relocate(
             index,
+            record,
             FindingKind.REORDERED,
-            f"out of order: the event it follows is at {record.file}:{record.line}",
-            record.line,
+            f"out of order: belongs before {gap.file}:{gap.line}",
+            gap.line,
         )
         return True
 

@@ -80,13 +80,24 @@ def test_an_adjacent_swap_is_one_reordered_finding(kit: Any) -> None:
     assert report.findings[0].other_line == 9
 
 
+@pytest.mark.parametrize("distance", [2, 20])
+def test_an_event_moved_a_little_later_is_the_one_reported(kit: Any, distance: int) -> None:
+    events = kit.chain(60)
+    moved = events.pop(10)
+    events.insert(10 + distance, moved)
+    report = kit.verify_lines(kit.lines_of(events))
+    assert kit.kinds(report) == [("reordered", 11 + distance)]
+    assert (report.findings[0].seq, report.findings[0].other_line) == (11, 11)
+
+
 def test_an_event_moved_far_is_one_reordered_finding(kit: Any) -> None:
     events = kit.chain(120)
     moved = events.pop(10)
     events.insert(90, moved)
     report = kit.verify_lines(kit.lines_of(events))
-    assert kit.kinds(report) == [("reordered", 11)]
-    assert report.findings[0].other_line == 91
+    assert kit.kinds(report) == [("reordered", 91)]  # the moved event, not its successor
+    assert (report.findings[0].other_line, report.findings[0].seq) == (11, 11)
+    assert report.findings[0].message == "out of order: belongs before log.jsonl:11"
 
 
 def test_a_duplicated_line_is_a_duplicate(kit: Any) -> None:
@@ -127,9 +138,7 @@ def test_a_rehashed_event_breaks_the_next_link(kit: Any) -> None:
 
 
 @pytest.mark.parametrize("where", ["top", "nested"])
-def test_a_member_written_twice_is_malformed_though_the_hash_matches(
-    kit: Any, where: str
-) -> None:
+def test_a_member_written_twice_is_malformed_though_the_hash_matches(kit: Any, where: str) -> None:
     """A parser keeps one value of a repeated name: the line would hash as the real
     event while a database shows the forged one."""
     lines = kit.lines_of(kit.chain(10))
