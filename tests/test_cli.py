@@ -708,3 +708,21 @@ def test_a_command_parses_helps_and_fails_alike_in_the_one_command_app() -> None
             )
     assert app_for(["--help"]) is app
     assert app_for(["no-such-command"]) is app
+
+
+def test_a_thread_python_did_not_start_does_not_keep_the_fast_exit_away() -> None:
+    """DuckDB's worker calls back into Python when it pulls a load's batches: Python
+    then lists a stand-in for it for good, which must not count as a running helper."""
+    code = (
+        "import _thread, threading, time\n"
+        "from auditcli.cli import _threads_of_ours\n"
+        "done = []\n"
+        "_thread.start_new_thread(lambda: done.append(threading.current_thread()), ())\n"
+        "while not done: time.sleep(0.01)\n"
+        "time.sleep(0.05)\n"
+        "print(threading.active_count(), _threads_of_ours())\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert ran.stdout.split() == ["2", "1"]

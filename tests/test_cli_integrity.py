@@ -344,7 +344,8 @@ def test_a_load_checks_its_files_chain_in_process(sealed: Path, tmp_path: Path) 
         f"args = ['load', {str(sealed)!r}, '--db', {str(db)!r}]\n"
         "try: app_for(args)(args)\n"
         "except SystemExit as done:\n"
-        "    print(done.code, 'multiprocessing' in sys.modules, threading.active_count())\n"
+        "    from auditcli.cli import _threads_of_ours\n"
+        "    print(done.code, 'multiprocessing' in sys.modules, _threads_of_ours())\n"
     )
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
     assert ran.stdout.split() == [b"0", b"False", b"1"], ran.stderr

@@ -45,7 +45,7 @@ def _end_now(code: object) -> None:
     """
     if code is not None and not isinstance(code, int):
         return
-    helpers = threading.active_count() > 1 or "multiprocessing" in sys.modules
+    helpers = _threads_of_ours() > 1 or "multiprocessing" in sys.modules
     if helpers and code != ExitCode.INTERRUPTED:
         return
     try:
@@ -54,6 +54,14 @@ def _end_now(code: object) -> None:
     except (OSError, ValueError):
         return
     os._exit(code or 0)
+
+
+def _threads_of_ours() -> int:
+    """Python's threads, without the stand-ins Python makes for a thread it did not
+    start (DuckDB's, when it pulls a batch from a Python generator): those run no
+    Python once they return, and stay listed."""
+    foreign = getattr(threading, "_DummyThread", ())
+    return sum(not isinstance(thread, foreign) for thread in threading.enumerate())
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:
