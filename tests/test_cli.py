@@ -515,7 +515,7 @@ def test_the_process_ends_normally_while_something_may_still_need_the_interprete
     ended: list[object] = []
     threads = [1]
     monkeypatch.setattr(cli.os, "_exit", ended.append)
-    monkeypatch.setattr(cli.threading, "active_count", lambda: threads[0])
+    monkeypatch.setattr(cli, "_threads_of_ours", lambda: threads[0])
     monkeypatch.delitem(sys.modules, "multiprocessing", raising=False)
     cli._end_now("a message for stderr")
     threads[0] = 2  # a helper thread still runs
