@@ -192,6 +192,9 @@ def test_seal_refuses_an_integer_it_could_not_write_exactly(
     wide = run("seal", past_64_bits, "-o", tmp_path / "w.sealed.jsonl")
     assert wide.exit_code == 3
     assert f"integer {10**29 + 1} has no exact RFC 8785 form" in wide.stderr
+    beyond = write_log("b.jsonl", b'{"id": "e1", "n": 1%s}\n' % (b"0" * 400))
+    huge = run("seal", beyond, "-o", tmp_path / "b.sealed.jsonl")
+    assert huge.exit_code == 3 and "it is beyond a double's range" in huge.stderr
 
 
 def test_keyed_chains_need_the_key(run: Run, write_log: WriteLog, tmp_path: Path) -> None:

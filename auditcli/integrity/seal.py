@@ -163,9 +163,14 @@ def _refuse_inexact_integers(text: str, event: Any) -> None:
             event = json.loads(text)
     inexact = _inexact_integer(event)
     if inexact is not None:
+        try:
+            nearest = (
+                f"it would be sealed as the nearest double, {canonicalize(float(inexact)).decode()}"
+            )
+        except OverflowError:
+            nearest = "it is beyond a double's range"
         raise InputError(
-            f"integer {inexact} has no exact RFC 8785 form: it would be sealed "
-            f"as the nearest double, {canonicalize(float(inexact)).decode()}",
+            f"integer {inexact} has no exact RFC 8785 form: {nearest}",
             "write such a number as a string in the export, then seal it",
         )
 
@@ -182,9 +187,16 @@ def _inexact_integer(event: Any) -> int | None:
             pending.extend(value.values())
         elif type(value) is list:
             pending.extend(value)
-        elif type(value) is int and abs(value) > 2**53 and int(float(value)) != value:
+        elif type(value) is int and abs(value) > 2**53 and not _exact_double(value):
             return value
     return None
+
+
+def _exact_double(value: int) -> bool:
+    try:
+        return int(float(value)) == value
+    except OverflowError:  # beyond a double's range
+        return False
 
 
 def seal(
