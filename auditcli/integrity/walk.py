@@ -22,6 +22,10 @@ The walk keeps a *tip*: the last event accepted onto the chain. For each record:
       record (inserted);
    e. else events are missing before it (deleted; the seq gap gives the count) or its
       link was rewritten (link_broken). It is accepted, and the walk goes on from it.
+
+A run (lines past those kept as records) that does not link to the tip but starts
+with events already on the chain is a copied block: one duplicate finding for them,
+and the rest of the run goes on as a run of its own.
 """
 
 from __future__ import annotations
@@ -159,6 +163,12 @@ class LinkWalk:
     def _run(self, run: Run) -> None:
         if run.first_seq is not None:
             self.seq_seen = True
+        if run.first_prev != self.tip_hash:
+            rest = self._copied_start(run)
+            if rest is not run:
+                if rest is not None:
+                    self._run(rest)
+                return
         if run.first_prev != self.tip_hash:
             self._ledger.append(
                 Finding(
@@ -333,6 +343,52 @@ class LinkWalk:
         # e. a gap: events missing before it, or its link rewritten
         self._gap(record)
         self._accept(record)
+
+    def _copied_start(self, run: Run) -> Run | None:
+        """A run that starts with events already on the chain (a block copied again,
+        past the lines kept as records): those are reported as one duplicate finding,
+        and the rest of the run is returned (None when nothing is left). ``run`` itself
+        when it does not start so, or when it keeps too few hashes to tell."""
+        if run.kept_line != run.first_line:
+            return run
+        width = len(run.first_hash) + 1  # "\n" and the hash, per event
+        copied = 0
+        seen = None
+        while copied < run.count:
+            at = run.lo + copied * width + 1
+            where = self._behind.find(run.hashes[at : at + width - 1])
+            if where is None:
+                break
+            seen = seen or where
+            copied += 1
+        if seen is None:
+            return run
+        self._ledger.append(
+            Finding(
+                FindingKind.DUPLICATE,
+                run.file,
+                run.first_line,
+                f"lines {run.first_line}-{run.first_line + copied - 1} ({copied} events)"
+                f" already appeared, from {seen.file}:{seen.line} on",
+                seq=run.first_seq,
+                count=copied,
+                span=copied,
+                other_line=seen.line,
+            )
+        )
+        if copied == run.count:
+            return None
+        at = run.lo + copied * width
+        return replace(
+            run,
+            first_line=run.first_line + copied,
+            count=run.count - copied,
+            first_prev=run.hashes[at - width + 1 : at],
+            first_hash=run.hashes[at + 1 : at + width],
+            first_seq=run.seq_at(run.first_line + copied),
+            kept_line=run.first_line + copied,
+            lo=at,
+        )
 
     def _moved_here(self, record: Record) -> bool:
         """True if this record is the event a broken link further up was missing."""

@@ -108,6 +108,21 @@ def test_a_duplicated_line_is_a_duplicate(kit: Any) -> None:
     assert report.findings[0].other_line == 6
 
 
+@pytest.mark.parametrize(("start", "length"), [(40, 60), (10, 90), (0, 120)])
+def test_a_block_copied_again_is_reported_duplicate_to_its_last_line(
+    kit: Any, start: int, length: int
+) -> None:
+    """Past the lines kept as records around a break, the copy arrives as one run."""
+    lines = kit.lines_of(kit.chain(200))
+    copied = lines[: start + length] + lines[start : start + length] + lines[start + length :]
+    report = kit.verify_lines(copied)
+    assert {f.kind.value for f in report.findings} == {"duplicate"}
+    covered = [line for f in report.findings for line in range(f.line, f.line + f.span)]
+    first = start + length + 1
+    assert covered == list(range(first, first + length))
+    assert report.events == 200 + length
+
+
 def test_a_copy_placed_before_its_original_is_the_duplicate(kit: Any) -> None:
     events = kit.chain(60)
     events.insert(5, events[40])
