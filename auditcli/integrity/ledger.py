@@ -9,6 +9,7 @@ Nothing here decides what a defect is (walk.py does).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from auditcli.integrity.report import Finding, FindingKind
 from auditcli.integrity.scan import Record
@@ -57,13 +58,10 @@ class Ledger:
             self._found[-1] = replace(last, span=last.span + 1, count=total, message=merged)
             return len(self._found) - 1
         return self.append(
-            Finding(
+            _at(
+                record,
                 kind,
-                record.file,
-                record.line,
                 message,
-                seq=record.seq,
-                event_id=record.event_id,
                 expected=expected,
                 computed=computed,
                 count=count,
@@ -94,15 +92,7 @@ class Ledger:
     ) -> None:
         """Say that an earlier finding was really about ``record``, found later."""
         if self._found[index] is not None:
-            self._found[index] = Finding(
-                kind,
-                record.file,
-                record.line,
-                message,
-                seq=record.seq,
-                event_id=record.event_id,
-                other_line=other_line,
-            )
+            self._found[index] = _at(record, kind, message, other_line=other_line)
 
     def withdraw_gap_at(self, file: str, line: int) -> int:
         """Withdraw the latest deleted or link_broken finding at a line; return its count."""
@@ -116,6 +106,19 @@ class Ledger:
                 self._found[index] = None
                 return found.count or 0
         return 0
+
+
+def _at(record: Record, kind: FindingKind, message: str, **details: Any) -> Finding:
+    """A finding at ``record``'s line, naming its seq and event id."""
+    return Finding(
+        kind,
+        record.file,
+        record.line,
+        message,
+        seq=record.seq,
+        event_id=record.event_id,
+        **details,
+    )
 
 
 def _first_clause(finding: Finding) -> str:
