@@ -20,6 +20,7 @@ import orjson
 from auditcli.integrity.recipe import AuditChainRecipe
 from auditcli.integrity.report import ChainReport
 from auditcli.privacy.secrets import DEFAULT, DetectorSet, mask_text
+from auditcli.privacy.text import os_text
 from auditcli.store import Store
 
 #: Columns of ``access_log`` in chain order; all but ``hash`` are hashed.
@@ -68,10 +69,10 @@ def record_access(store: Store, access: Access, detectors: DetectorSet = DEFAULT
         row: dict[str, Any] = {
             "seq": seq,
             "ts": timestamp_text(access.started),
-            "os_user": _text(access.os_user),
-            "host": _text(access.host),
-            "command": _text(access.command),
-            "command_line": mask_text(_text(access.command_line), detectors),
+            "os_user": os_text(access.os_user),
+            "host": os_text(access.host),
+            "command": os_text(access.command),
+            "command_line": mask_text(os_text(access.command_line), detectors),
             "row_count": access.row_count,
             "exit_code": access.exit_code,
             "prev_hash": prev_hash,
@@ -83,11 +84,6 @@ def record_access(store: Store, access: Access, detectors: DetectorSet = DEFAULT
             [row[name] for name in ACCESS_COLUMNS],
         )
     return str(row["hash"])
-
-
-def _text(value: str) -> str:
-    """``value`` as valid Unicode: undecodable command-line bytes shown as ``\\xNN``."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def verify_access_log(store: Store) -> ChainReport:

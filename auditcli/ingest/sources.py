@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from auditcli.errors import InputError
+from auditcli.privacy.text import os_text
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -43,12 +44,6 @@ class SourceRef:
     size: int | None
 
 
-def _name_of(path: str) -> str:
-    """``path`` as text: bytes of a name that are not UTF-8 (kept by Python as lone
-    surrogates, which no database or output can hold) written as ``\\xNN``."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def expand(paths: Sequence[str]) -> list[SourceRef]:
     """The files behind ``paths``: directories recursively in name order, ``-`` as stdin."""
     refs: list[SourceRef] = []
@@ -65,9 +60,9 @@ def expand(paths: Sequence[str]) -> list[SourceRef]:
                     f"auditcli reads files ending {', '.join(LOG_SUFFIXES)} "
                     "(optionally rotated, .1, .2, ..., and .gz)",
                 )
-            refs.extend(SourceRef(_name_of(str(p)), p, p.stat().st_size) for p in found)
+            refs.extend(SourceRef(os_text(str(p)), p, p.stat().st_size) for p in found)
         elif path.is_file():
-            refs.append(SourceRef(_name_of(given), path, path.stat().st_size))
+            refs.append(SourceRef(os_text(given), path, path.stat().st_size))
         elif path.exists():
             raise InputError(f"{given}: not a regular file")
         else:

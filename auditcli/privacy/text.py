@@ -53,3 +53,10 @@ def has_unsafe(text: str) -> bool:
 def spreadsheet_safe(cell: str) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (prefixed with ')."""
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def os_text(value: str) -> str:
+    """Text the system handed over (an argument, a file name) as valid Unicode: bytes
+    that are not UTF-8, which Python keeps as lone surrogates that no database or
+    output can hold, shown as ``\\xNN``."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
