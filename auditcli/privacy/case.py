@@ -167,7 +167,7 @@ def resolve_tokens(
         found = values(match.group())
         if not found:
             return match.group()
-        return _GLOB_CHARS.sub(lambda m: f"[{m.group()}]", found[0])
+        return _literally(found[0])
 
     def address(match: re.Match[str]) -> str:
         found = values(match.group())
@@ -179,7 +179,7 @@ def resolve_tokens(
         if TOKEN.fullmatch(value) and values(value):
             if not as_glob:
                 return tuple(values(value))
-            return tuple(_GLOB_CHARS.sub(lambda m: f"[{m.group()}]", v) for v in values(value))
+            return tuple(_literally(v) for v in values(value))
         return (TOKEN.sub(glob_value if as_glob else address, value),)
 
     resolved = replace(
@@ -189,3 +189,8 @@ def resolve_tokens(
         ips=tuple(a for v in event_filter.ips for a in alternatives(v, False)),
     )
     return resolved, unresolved
+
+
+def _literally(value: str) -> str:
+    """``value`` as a glob that matches only itself."""
+    return _GLOB_CHARS.sub(lambda m: f"[{m.group()}]", value)

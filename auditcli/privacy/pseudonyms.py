@@ -142,9 +142,7 @@ class Pseudonymizer:
             return cached
         if kind not in KINDS:
             raise ValueError(f"unknown pseudonym kind {kind!r}; expected one of {KINDS}")
-        message = f"{kind}\x00{_normalised(kind, value)}".encode("utf-8", "surrogatepass")
-        digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
-        token = f"{kind}:{digest[:TOKEN_HEX_CHARS]}"
+        token = f"{kind}:{self._keyed(kind, _normalised(kind, value))}"
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[(kind, value)] = token
@@ -156,9 +154,12 @@ class Pseudonymizer:
         what the text held. Other ids are returned as they are."""
         if not event_id.startswith("h:"):
             return event_id
-        message = f"h\x00{event_id}".encode("utf-8", "surrogatepass")
-        digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
-        return f"h:{digest[:TOKEN_HEX_CHARS]}"
+        return f"h:{self._keyed('h', event_id)}"
+
+    def _keyed(self, kind: str, value: str) -> str:
+        """The hex digits of a token: HMAC-SHA-256 under the case key."""
+        message = f"{kind}\x00{value}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:TOKEN_HEX_CHARS]
 
     def column(self, name: str, value: str | None) -> str | None:
         """A canonical column's value pseudonymised; columns without personal data unchanged.

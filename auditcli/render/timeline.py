@@ -263,21 +263,21 @@ def write_table(
             style = "magenta"
         table.add_row(*[Text(row[i]) for i in columns], style=style)
         shown += 1
-    runs_total = sum(1 for line in lines(timeline, collapse=collapse) if line.kind == "run")
-    table.caption = (
-        f"{shown:,} rows ({timeline.events:,} events)"
-        if shown == runs_total
-        else f"showing {shown:,} of {runs_total:,} rows ({timeline.events:,} events; "
-        "use --limit to see more)"
-    )
+    table.caption = _rows_shown(timeline, shown, collapse)
     table.caption_justify = "left"
     console.print(table)
     return shown
 
 
-def _cut_short(timeline: Timeline, shown: int, collapse: bool) -> str:
+def _rows_shown(timeline: Timeline, shown: int, collapse: bool) -> str:
+    """How many rows were shown, and of how many when ``--limit`` cut them short."""
     runs_total = sum(1 for line in lines(timeline, collapse=collapse) if line.kind == "run")
-    return f"showing {shown:,} of {runs_total:,} rows ({timeline.events:,} events; --limit)"
+    if shown == runs_total:
+        return f"{shown:,} rows ({timeline.events:,} events)"
+    return (
+        f"showing {shown:,} of {runs_total:,} rows ({timeline.events:,} events; "
+        "use --limit to see more)"
+    )
 
 
 def _md(text: str) -> str:
@@ -303,7 +303,7 @@ def write_markdown(
     shown = 0
     for line in lines(timeline, collapse=collapse):
         if line.kind == "run" and max_rows is not None and shown >= max_rows:
-            parts += ["", _md(_cut_short(timeline, shown, collapse))]
+            parts += ["", _md(_rows_shown(timeline, shown, collapse))]
             break
         if line.kind == "gap":
             parts.append(f"| *{line.text}* |" + " |" * (len(HEADERS) - 1))
@@ -357,7 +357,7 @@ def write_html(
     one_day = _one_day(timeline, tz)
     for line in lines(timeline, collapse=collapse):
         if line.kind == "run" and max_rows is not None and shown >= max_rows:
-            cut = html.escape(_cut_short(timeline, shown, collapse))
+            cut = html.escape(_rows_shown(timeline, shown, collapse))
             rows.append(f'<tr class="gap"><td colspan="{len(HEADERS)}">{cut}</td></tr>')
             break
         if line.kind == "gap":
