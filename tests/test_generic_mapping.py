@@ -296,6 +296,46 @@ def test_one_pass_stores_each_record_once_as_the_mapping_judges_it(with_fallback
     assert store.scalar("SELECT count(*) FROM event_rows") == len(good)
 
 
+def test_the_second_mapping_maps_only_the_records_the_first_leaves_without_essentials() -> None:
+    """It fills the empty columns of a record without a time, an actor or an action,
+    and leaves a record that has all three as the first mapping made it."""
+    import pyarrow as pa
+
+    from auditcli.ingest.adapter import MACROS, JsonAdapter, mapping_sql, text, time_of
+
+    first = JsonAdapter(
+        "first", "", {"ts": time_of("t"), "actor": text("who"), "action": text("did")}
+    )
+    second = JsonAdapter(
+        "second",
+        "",
+        {"actor": text("user"), "action": text("did"), "session_id": "'from the second'"},
+    )
+    texts = pa.array(
+        [
+            orjson.dumps({"t": T.isoformat(), "who": "alice", "did": "read"}).decode(),
+            orjson.dumps({"t": T.isoformat(), "user": "bob", "did": "write"}).decode(),
+        ]
+    )
+    batch = pa.table(
+        {
+            "source_id": pa.array([1, 1], pa.int32()),
+            "raw": texts,
+            "raw_ref": pa.array([0, 1], pa.int64()),
+            "doc": texts,
+            "line": pa.array([1, 2], pa.int64()),
+        }
+    )
+    store = Store.open(":memory:")
+    for macro in MACROS:
+        store.execute(macro)
+    select = mapping_sql(first, fallback=second)
+    rows = store.query_table(
+        "batch", batch, f"SELECT actor, session_id FROM ({select}) ORDER BY source_line"
+    )
+    assert rows == [("alice", None), ("bob", "from the second")]
+
+
 @pytest.mark.parametrize(
     "time",
     [
