@@ -55,6 +55,8 @@ FREE_TEXT_COLUMNS = frozenset({"resource", "error", "reason", "command_line", "s
 SECRET_PRECHECK = "|".join(
     (
         r"pass[-_. ]?w",
+        r"pass(?:\\*[\"'])?(?:\s|\\+t)*[:=]",
+        r"[-_. ]pwd(?:\\*[\"'])?(?:\s|\\+t)*[:=]",
         r"pass[-_. ]?phrase",
         r"gh[pousr]_",
         r"github_pat_",

@@ -277,7 +277,9 @@ DEFAULT_DETECTORS: tuple[Detector, ...] = (
     ),
     _keyed(
         "password",
-        rf".*pass{_S}(?:word|wd|phrase)(?:{_S}hash)?",
+        # pass only as a word of its own (bypass is no password); pwd only after
+        # another word, as sudo logs' PWD=/home/alice is a directory.
+        rf".*pass{_S}(?:word|wd|phrase)(?:{_S}hash)?|(?:.*[-_. ])?pass|.+[-_. ]pwd",
         "passwords, passphrases and their hashes, by key name, whatever the value",
     ),
     _keyed(
@@ -329,6 +331,8 @@ _FAST_PRECHECK = re.compile(
     "|".join(
         (
             rf"w(?:(?<=pass[-_. ]w)|(?<=passw))(?:ord|d)(?:{_S}hash)?{_KEY_END}",
+            rf"s(?<=pass)(?<![a-z0-9]pass){_KEY_END}",
+            rf"d(?<=.[-_. ]pwd){_KEY_END}",
             rf"h(?:(?:(?<=pass[-_. ]ph)|(?<=passph))rase(?:{_S}hash)?{_KEY_END}"
             r"|(?<=gh)[pousr]_|(?<=gith)ub_pat_)",
             rf"k(?:(?<=tok)en{_KEY_END}|(?<=cook)ies?{_KEY_END}"

@@ -38,7 +38,8 @@ names the mask); ``shows`` is the prefix kept:
 - basic-auth: the credentials after ``Basic`` (base64 of ``user:password``).
 - aws-secret-key: keys ``*secret_access_key``, ``aws_secret(_key)``. Shows 4.
 - session-token: keys ``*session_token``, ``*security_token``.
-- password: keys ``*password``, ``*passwd``, ``*passphrase``, ``*password_hash``.
+- password: keys ``*password``, ``*passwd``, ``*passphrase``, ``*password_hash``,
+  ``pass``, ``*_pass``, ``*_pwd`` (not ``bypass``, nor sudo's ``PWD``: a directory).
 - api-key: keys ``*api_key``, ``*api_secret`` (``x-api-key``, ``apiKey``).
 - secret: keys ``*secret``, ``*secret_key``, ``*secret_value``, ``client_secret``,
   ``private_key``, ``signing_key``, ``master_key``, ``encryption_key``, ...
