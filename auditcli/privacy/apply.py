@@ -43,6 +43,9 @@ from auditcli.privacy.secrets import (
 JSON_COLUMNS = frozenset({"raw", "extra"})
 #: Text columns auditcli writes itself: never log content, left alone.
 TRUSTED_COLUMNS = frozenset({"outcome", "source_format", "file_sha256", "prev_hash", "hash"})
+#: A hash chain's links, as columns and as members of an event's JSON text: hashes of
+#: clear text, so keyed when pseudonymising (see ``Pseudonymizer.chain_link``).
+CHAIN_LINKS = ("hash", "prev_hash")
 #: Columns whose whole value is one personal value, and what kind of token it gets.
 TOKEN_COLUMNS = frozenset({"actor", "source_ip", "user_agent"})
 #: Free-text columns that may mention people: their emails, addresses, phones, names.
@@ -85,6 +88,8 @@ SECRET_PRECHECK = "|".join(
 
 _BUILTIN = frozenset(DEFAULT_DETECTORS)
 _STRING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: A chain link member as written in JSON text: name, what lies between, its value.
+_LINK_MEMBER = re.compile(rf'"({"|".join(CHAIN_LINKS)})"(\s*:\s*)"([^"\\]*)"')
 #: A token already written (left alone), or a word that may be a known name.
 _WORD_OR_TOKEN = re.compile(r"(?:user|email|ip|phone|agent):[0-9a-f]{16}(?![0-9a-f])|[\w.@-]+")
 #: A field between common delimiters (CSV, key="value", pipes): may be a known name.
@@ -147,7 +152,11 @@ class OutputPrivacy:
         columns = []
         changed = False
         for name, column in zip(names, batch.columns, strict=True):
-            if not _is_text(column.type) or name in TRUSTED_COLUMNS:
+            if not _is_text(column.type):
+                safe = column
+            elif name in CHAIN_LINKS and self.pseudonymizer is not None:
+                safe = self._links_column(column)
+            elif name in TRUSTED_COLUMNS:
                 safe = column
             elif name in JSON_COLUMNS:
                 safe = self._json_column(column, row_lookups)
@@ -194,6 +203,12 @@ class OutputPrivacy:
         if safe == texts:
             return column
         return call_function("take", [pa.array(safe, type=column.type), encoded.indices])
+
+    def _links_column(self, column: pa.Array) -> pa.Array:
+        pseudonymizer = self.pseudonymizer
+        assert pseudonymizer is not None
+        links = [None if v is None else pseudonymizer.chain_link(v) for v in column.to_pylist()]
+        return pa.array(links, type=column.type)
 
     def _json_column(self, column: pa.Array, row_lookups: list[Lookup] | None) -> pa.Array:
         flags = self._may_hold_secrets(column) if self.detectors is not None else None
@@ -294,9 +309,11 @@ class OutputPrivacy:
         pseudonymizer = self.pseudonymizer
         assert pseudonymizer is not None
         try:
-            orjson.loads(text)
+            parsed = orjson.loads(text)
         except orjson.JSONDecodeError:
             return self._free_text(text, lookup)
+        if isinstance(parsed, dict) and any(isinstance(parsed.get(k), str) for k in CHAIN_LINKS):
+            text = self._keyed_links(text, parsed)
         if "\\" not in text:
             # No escapes: every string reads as written, and no email, address or phone
             # can reach across a quote, so the free-text pass may run over the whole text.
@@ -327,6 +344,19 @@ class OutputPrivacy:
             return text
         pieces.append(text[position:])
         return "".join(pieces)
+
+    def _keyed_links(self, text: str, event: dict[str, object]) -> str:
+        """``text`` with its event's chain links keyed, wherever they are written."""
+        pseudonymizer = self.pseudonymizer
+        assert pseudonymizer is not None
+
+        def keyed(match: re.Match[str]) -> str:
+            value = match.group(3)
+            if event.get(match.group(1)) != value:
+                return match.group()
+            return f'"{match.group(1)}"{match.group(2)}"{pseudonymizer.chain_link(value)}"'
+
+        return _LINK_MEMBER.sub(keyed, text)
 
     def _free_text(self, text: str, lookup: Lookup) -> str:
         """Text that is not JSON: known names as delimited fields or words, then the rest."""

@@ -169,6 +169,14 @@ class Pseudonymizer:
             return event_id
         return f"h:{self._keyed('h', event_id)}"
 
+    def chain_link(self, link: str) -> str:
+        """A hash chain's link (``hash``, ``prev_hash``), keyed: ``k:`` and 16 hex digits.
+
+        A link is a hash of its event's clear text, so shown beside pseudonymised text
+        it would confirm a guess at what was replaced. Keyed alike, a link still equals
+        the next event's ``prev_hash``, so the chain stays visible."""
+        return f"k:{self._keyed('link', link)}"
+
     def _keyed(self, kind: str, value: str) -> str:
         """The hex digits of a token: HMAC-SHA-256 under the case key."""
         message = f"{kind}\x00{value}".encode("utf-8", "surrogatepass")

@@ -104,6 +104,21 @@ def test_the_chain_is_auditcli_chain_1_over_the_row_without_its_hash(run: Run, d
         assert row["hash"] == AuditChainRecipe().digest(canonicalize(body))
 
 
+def test_pseudonymised_the_links_are_keyed_and_still_chain(run: Run, db: Path) -> None:
+    """The links hash the rows in clear: shown beside pseudonymised command lines,
+    they would confirm a guess at a replaced name."""
+    run("filter", "--db", db, "--actor", "alice", "-f", "jsonl")
+    result = run("access-log", "--db", db, "--pseudonymize", "-f", "jsonl")
+    shown = [orjson.loads(line) for line in result.stdout.splitlines()]
+    stored = entries(db)[: len(shown)]
+    assert "alice" not in result.stdout
+    assert all(row["hash"].startswith("k:") for row in shown)
+    assert not any(row["hash"] in result.stdout for row in stored)
+    for previous, row in zip(shown, shown[1:], strict=False):
+        assert row["prev_hash"] == previous["hash"]
+    assert stored[0]["hash"] in run("access-log", "--db", db, "-f", "jsonl").stdout
+
+
 def test_secrets_on_the_command_line_are_masked_before_they_are_stored(run: Run, db: Path) -> None:
     result = run("timeline", "--db", db, "--at", "2026-03-12T14:00Z", "--request-id", JWT)
     assert result.exit_code == 0, result.stderr

@@ -191,6 +191,26 @@ def test_raw_json_gets_the_same_tokens_as_the_columns() -> None:
     assert orjson.loads(safe["nested"]) == {"who": PSEUDONYMS.token("user", "svc-deploy")}
 
 
+def test_chain_links_are_keyed_alike_so_the_chain_shows_but_confirms_no_guess() -> None:
+    """A link is the SHA-256 of its event's clear text: shown as it is beside the
+    pseudonymised text, it would confirm a guess at what was replaced."""
+    first, second, digest = "a1" * 32, "b2" * 32, "c3" * 32
+    raws = [
+        orjson.dumps({"actor": "alice", "hash": first, "prev_hash": "0" * 64}).decode(),
+        f'{{"actor": "bob", "file": {{"hash": "{digest}"}}, "prev_hash" : "{first}",'
+        f' "hash": "{second}"}}',
+    ]
+    safe = PSEUDONYMISE.batch(batch(raw=raws, hash=[first, second])).to_pydict()
+    events = [orjson.loads(text) for text in safe["raw"]]
+    assert events[0]["hash"] == PSEUDONYMS.chain_link(first) == events[1]["prev_hash"]
+    assert events[1]["hash"] == PSEUDONYMS.chain_link(second)
+    assert events[0]["prev_hash"].startswith("k:") and events[1]["hash"].startswith("k:")
+    assert events[1]["file"] == {"hash": digest}  # another thing's digest stays
+    assert not any(link in text for text in safe["raw"] for link in (first, second))
+    assert safe["hash"] == [PSEUDONYMS.chain_link(first), PSEUDONYMS.chain_link(second)]
+    assert MASK_SECRETS.batch(batch(raw=raws, hash=[first, second])).to_pydict()["raw"] == raws
+
+
 def test_raw_is_pseudonymised_with_the_events_own_names_even_when_not_known() -> None:
     privacy = OutputPrivacy(pseudonymizer=PSEUDONYMS)
     rows = batch(actor=["dave"], raw=['{"user":"dave","x":"\\u00e9"}'])
