@@ -61,6 +61,8 @@ class Store:
         self.connection = connection
         self.path = path
         self._texts: FileTexts | MemoryTexts | None = None
+        self._reading: pa.RecordBatchReader | None = None
+        """The result ``arrow_reader`` streams: it holds the connection until read."""
 
     @property
     def in_memory(self) -> bool:
@@ -255,6 +257,7 @@ class Store:
             reader = self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
             raise StoreError(f"database error: {_first_line(e)}") from e
+        self._reading = reader
         schema = reader.schema
         at = schema.get_field_index(RAW)
         if at < 0 or not pa.types.is_integer(schema.field(at).type):
@@ -342,6 +345,21 @@ class Store:
 
     def _file_texts(self) -> FileTexts | None:
         return self._texts if isinstance(self._texts, FileTexts) else None
+
+    def release(self) -> None:
+        """Let go of the result ``arrow_reader`` was streaming, read to its end or not
+        (its writing failed), so the connection runs statements again."""
+        if self._reading is not None:
+            self._reading.close()
+            self._reading = None
+
+    def own_files(self) -> list[Path]:
+        """The files this store is made of (database, texts, WAL) and those its
+        sources were loaded from, as named: what no output may overwrite."""
+        files = [] if self.in_memory else [Path(self.path), texts_path(self.path)]
+        files += [Path(f"{self.path}.wal")] if files else []
+        names = self.fetchall("SELECT DISTINCT source_file FROM sources")
+        return files + [Path(name) for (name,) in names]
 
     def close(self) -> None:
         """Close the connection and the texts file; safe to call twice."""

@@ -269,6 +269,40 @@ def test_zero_matches_exit_0_with_empty_output(run: Run, loaded: Path) -> None:
     assert (empty_csv.exit_code, empty_csv.stdout) == (0, "actor\n")
 
 
+def test_output_never_overwrites_the_case_or_the_evidence_it_reads(
+    run: Run, loaded: Path, tmp_path: Path
+) -> None:
+    """Opening such a file for writing would empty it: the case, or the log itself."""
+    source = tmp_path / "a.jsonl"
+    before = source.read_bytes()
+    other = tmp_path / "other.duckdb"
+    assert run("load", source, "--db", other).exit_code == 0
+    for target, args in [
+        (loaded, ("--db", loaded)),
+        (Path(f"{loaded}.raw"), ("--db", loaded)),
+        (source, ("--db", loaded)),  # a file the case was loaded from
+        (source, (source,)),  # the file this run reads
+        (other, ("--db", loaded)),  # another case's database
+        (Path(f"{other}.raw"), (source,)),
+    ]:
+        kept = target.read_bytes()
+        result = run("filter", *args, "-o", target)
+        assert result.exit_code == 2, (target, args)
+        assert "not overwritten" in result.stderr
+        if target != loaded:  # which records the refused run in its access log
+            assert target.read_bytes() == kept
+    sealed = tmp_path / "sealed.jsonl"
+    assert run("seal", source, "-o", sealed).exit_code == 0
+    chained = sealed.read_bytes()
+    at = ("--at", "2026-03-12T10:00:00Z")
+    assert run("timeline", source, *at, "-o", source).exit_code == 2
+    assert run("timeline", "--db", loaded, *at, "-f", "csv", "-o", source).exit_code == 2
+    assert run("verify", sealed, "-o", sealed).exit_code == 2
+    assert source.read_bytes() == before and sealed.read_bytes() == chained
+    assert run("filter", "--db", loaded, "--fields", "actor", "-f", "csv").stdout.count("\n") == 4
+    assert run("filter", "--db", loaded, "-o", tmp_path / "out.csv").exit_code == 0
+
+
 def test_table_shows_at_most_100_rows_and_says_so(
     run: Run, write_log: WriteLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,6 +332,10 @@ def test_resolve_format_truth_table() -> None:
     assert resolve_format(None, "json", True) is OutputFormat.JSON
     assert resolve_format(None, None, True) is OutputFormat.TABLE
     assert resolve_format(None, None, False) is OutputFormat.JSONL
+    # --output's suffix comes before AUDITCLI_FORMAT, which only changes the default
+    assert resolve_format(None, "table", False, Path("x.parquet")) is OutputFormat.PARQUET
+    assert resolve_format(None, "csv", True, Path("x.log")) is OutputFormat.CSV
+    assert resolve_format(None, None, True, Path("x.log")) is OutputFormat.JSONL
 
 
 def test_filter_reads_stdin(run: Run) -> None:

@@ -11,8 +11,8 @@ import errno
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
@@ -176,24 +176,22 @@ def resolve_format(
     stdout_isatty: bool,
     output: Path | None = None,
 ) -> OutputFormat:
-    """Explicit --format, then AUDITCLI_FORMAT, then --output's suffix, then table on a
-    terminal, else jsonl."""
+    """Explicit --format, then --output's suffix, then AUDITCLI_FORMAT (which changes
+    the default), then table on a terminal, else jsonl (a file named ``-o`` is none)."""
     if requested is not None:
         return requested
+    if output is not None:
+        suffix = output.suffix.lower().lstrip(".")
+        by_suffix = {"ndjson": "jsonl", "txt": "table", "md": "markdown", "htm": "html"}
+        with suppress(ValueError):
+            return OutputFormat(by_suffix.get(suffix, suffix))
     if env_value:
         try:
             return OutputFormat(env_value.lower())
         except ValueError as e:
             choices = ", ".join(f.value for f in OutputFormat)
             raise UsageError(f"AUDITCLI_FORMAT={env_value!r} is not a format ({choices})") from e
-    if output is not None:
-        suffix = output.suffix.lower().lstrip(".")
-        by_suffix = {"ndjson": "jsonl", "txt": "table", "md": "markdown", "htm": "html"}
-        try:
-            return OutputFormat(by_suffix.get(suffix, suffix))
-        except ValueError:
-            return OutputFormat.JSONL
-    return OutputFormat.TABLE if stdout_isatty else OutputFormat.JSONL
+    return OutputFormat.TABLE if stdout_isatty and output is None else OutputFormat.JSONL
 
 
 def use_color(no_color_flag: bool, environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -217,21 +215,54 @@ def format_for(requested: OutputFormat | None, output: Path | None) -> OutputFor
 
 
 @contextmanager
-def output_stream(output: Path | None) -> Iterator[BinaryIO]:
+def output_stream(output: Path | None, keep: Iterable[Path] = ()) -> Iterator[BinaryIO]:
     """stdout, or ``output`` opened for writing; flushed on the way out, so a write
-    that fails (a full disk, an I/O error) is an ``OutputError`` here, not later."""
+    that fails (a full disk, an I/O error) is an ``OutputError`` here, not later.
+
+    ``output`` must not be one of the files in ``keep`` (the evidence read, a
+    database), nor any auditcli database or texts file: opening it would empty it."""
     if output is None:
         with _written("standard output"):
             yield sys.stdout.buffer
             sys.stdout.flush()  # tables go through the text layer
             sys.stdout.buffer.flush()
         return
+    _refuse_to_overwrite(output, keep)
     try:
         handle = open(output, "wb")  # noqa: SIM115
     except OSError as e:
         raise UsageError(f"{output}: cannot write: {e.strerror or e}") from e
     with _written(str(output)), handle:
         yield handle
+
+
+#: What starts a DuckDB database (at byte 8) and an auditcli texts file (at 0).
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def _refuse_to_overwrite(output: Path, keep: Iterable[Path]) -> None:
+    """A usage error when writing ``output`` would destroy evidence or a case."""
+    from auditcli.rawtexts import MAGIC
+
+    try:
+        if not output.is_file():
+            return  # a new file, a pipe or a device
+        with open(output, "rb") as existing:
+            head = existing.read(len(MAGIC))
+        kept = next((k for k in keep if k.exists() and output.samefile(k)), None)
+    except OSError:
+        return  # opening it for writing reports what is wrong
+    what = (
+        "part of the case (its database, its texts or a file loaded into it)"
+        if kept is not None
+        else "a DuckDB database"
+        if head[8:12] == _DUCKDB_MAGIC
+        else "an auditcli texts file"
+        if head == MAGIC
+        else None
+    )
+    if what is not None:
+        raise UsageError(f"{output}: is {what}; not overwritten", "write the output elsewhere")
 
 
 @contextmanager

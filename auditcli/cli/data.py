@@ -239,9 +239,10 @@ def emit(
     from auditcli.privacy.apply import MASK_SECRETS
 
     privacy = privacy if privacy is not None else MASK_SECRETS
+    keep = store.own_files()  # before the query, which holds the connection
     reader = privacy.reader(store.arrow_reader(sql, params))
     options = dataclasses.replace(options, engine=store.connection)
-    with output_stream(output) as stream:
+    with output_stream(output, keep) as stream:
         console = console_for(stream, color) if fmt is OutputFormat.TABLE else None
         return write_rows(reader, fmt, stream, options, console=console, matched=matched, noun=noun)
 

@@ -138,10 +138,13 @@ def verify_command(
             "nothing to verify",
             "give chained exports (auditcli verify FILE...), or --db FILE for loaded ones",
         )
+    read: list[Path] = []
     if paths:
+        refs = expand(paths)
+        read = [ref.path for ref in refs if ref.path is not None]
         sources: list[str | NamedStream] = [
             NamedStream("<stdin>", stdin_bytes()) if ref.path is None else str(ref.path)
-            for ref in expand(paths)
+            for ref in refs
         ]
         report = verify_chain(
             sources,
@@ -156,7 +159,7 @@ def verify_command(
         if expect_head is not None or expect_count is not None or checkpoint:
             raise UsageError("anchors apply to files, not to --db", "verify the exported files")
         reports = _verify_db(db, recipe)
-    _write(reports, output_format, output, use_color(no_color, os.environ))
+    _write(reports, output_format, output, use_color(no_color, os.environ), keep=read)
     broken = [label for label, report in reports if not report.intact]
     checked = sum(report.events for _, report in reports)
     if broken:
@@ -191,10 +194,11 @@ def _write(
     output_format: OutputFormat,
     output: Path | None,
     color: bool,
+    keep: list[Path],
 ) -> None:
     from auditcli.render import verify as render_verify
 
-    with output_stream(output) as stream:
+    with output_stream(output, keep) as stream:
         if output_format is OutputFormat.TABLE:
             console = console_for(stream, color)
             for index, (label, report) in enumerate(reports):

@@ -175,6 +175,7 @@ def access_recorded(
     detectors = privacy.mask_detectors if privacy is not None else DEFAULT
 
     def record(exit_code: int) -> None:
+        store.release()  # an output that failed may have left its result unread
         access = Access(
             command=command,
             command_line=command_line(),

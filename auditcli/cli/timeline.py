@@ -206,6 +206,7 @@ def timeline_command(
                 limit,
                 use_color(no_color, os.environ),
                 RenderOptions(tz=zone_info, csv_raw=csv_raw, engine=store.connection),
+                keep=store.own_files(),
             )
     finally:
         store.close()
@@ -240,16 +241,17 @@ def _write(
     limit: int | None,
     color: bool,
     options: RenderOptions,
+    keep: list[Path],
 ) -> int:
     """Write the timeline; return how many rows were written."""
     if output_format not in _FOR_PEOPLE:
         rows = result.rows if limit is None else result.rows.slice(0, limit)
-        with output_stream(output) as stream:
+        with output_stream(output, keep) as stream:
             return write_rows(rows.to_reader(), output_format, stream, options)
     from auditcli.render import timeline as render_timeline  # rich, for people
 
     tz = options.tz
-    with output_stream(output) as stream:
+    with output_stream(output, keep) as stream:
         match output_format:
             case OutputFormat.TABLE:
                 console = console_for(stream, color)

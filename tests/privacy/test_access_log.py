@@ -93,6 +93,22 @@ def test_every_command_on_a_database_appends_one_row(run: Run, db: Path) -> None
     assert all(r["os_user"] and r["host"] for r in rows)
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_run_whose_output_fails_is_recorded_with_its_exit_code(
+    run: Run, db: Path, tmp_path: Path
+) -> None:
+    """The query still held the connection when the write failed: the row went unwritten."""
+    assert run("filter", "--db", db, "-o", tmp_path / "missing" / "x.csv").exit_code == 2
+    assert run("sources", "--db", db, "-o", "/dev/full").exit_code == 3
+    assert run("filter", "--db", db, "-f", "csv", "-o", "/dev/full").exit_code == 3
+    rows = entries(db)
+    assert [(r["command"], r["exit_code"]) for r in rows[1:]] == [
+        ("filter", 2),
+        ("sources", 3),
+        ("filter", 3),
+    ]
+
+
 def test_the_chain_is_auditcli_chain_1_over_the_row_without_its_hash(run: Run, db: Path) -> None:
     run("filter", "--db", db, "-f", "jsonl")
     rows = entries(db)
