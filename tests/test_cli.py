@@ -463,6 +463,36 @@ def test_a_closed_stdin_is_one_line_and_exit_3(tmp_path: Path, args: tuple[str, 
     assert done.stderr == "auditcli: error: <stdin>: cannot read: standard input is closed\n"
 
 
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "markdown", "table"])
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_output_cut_short_by_a_full_disk_is_exit_3_and_one_line(
+    tmp_path: Path, fmt: str, unbuffered: str
+) -> None:
+    """Under PYTHONUNBUFFERED the file took part of a write and said so only by its
+    count: exit 0 with the output cut short. A json array left bytes in stdout's buffer
+    that the interpreter's last flush failed on again: exit 120 and its own message."""
+    out = tmp_path / "out"
+    with open(out, "wb") as target:
+        done = subprocess.run(
+            _cli("filter", str(SAMPLE_LOGS), "-f", fmt, "--limit", "5000"),
+            stdout=target,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+            preexec_fn=_file_size_limit(20_000),
+            check=False,
+        )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr == "auditcli: error: cannot write standard output: File too large\n"
+
+
 def test_events_tied_on_time_and_id_come_out_in_file_order(run: Run, write_log: WriteLog) -> None:
     tied = [event(id="dup", timestamp="2026-03-12T14:00:00Z", actor=f"u{i}") for i in range(50)]
     path = write_log("tied.jsonl", tied)

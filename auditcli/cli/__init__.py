@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 import sys
 import threading
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
+from auditcli import diagnostics
 from auditcli.cli import (  # noqa: F401  (register commands)
     data,
     formats,
@@ -25,14 +28,29 @@ __all__ = ["app", "app_for", "main"]
 
 def main() -> None:
     """Console-script entry point."""
+    _buffered_stdout()
     try:
         app_for(sys.argv[1:])()
     except SystemExit as done:
-        _end_now(done.code)
+        done.code = _end_now(done.code)
         raise
 
 
-def _end_now(code: object) -> None:
+def _buffered_stdout() -> None:
+    """Under ``python -u`` or PYTHONUNBUFFERED, stdout's binary layer is the file
+    itself, whose write may take only part of what it is given (a full disk, a size
+    limit) and say so only by its count: a buffered writer writes all or raises."""
+    binary = getattr(sys.stdout, "buffer", None)
+    if isinstance(binary, io.RawIOBase):
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(binary),
+            encoding=sys.stdout.encoding,
+            errors=sys.stdout.errors,
+            write_through=True,
+        )
+
+
+def _end_now(code: str | int | None) -> str | int | None:
     """End the process at once when nothing is left to run or write.
 
     Tearing the interpreter down frees the objects of DuckDB, Arrow and typer one by
@@ -44,16 +62,35 @@ def _end_now(code: object) -> None:
     cannot stop it, would then fail to close stdin.
     """
     if code is not None and not isinstance(code, int):
-        return
+        return code
+    code = _flushed(code)
     helpers = _threads_of_ours() > 1 or "multiprocessing" in sys.modules
     if helpers and code != ExitCode.INTERRUPTED:
-        return
+        return code
     try:
-        sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
-        return
+        return code
     os._exit(code or 0)
+
+
+def _flushed(code: int | None) -> int | None:
+    """``code`` once stdout is flushed. Output still buffered after an error (a full
+    disk) is let go of, so the interpreter's last flush cannot fail again and end
+    the process with its own message and code 120; unwritten output after success
+    is an error of its own."""
+    try:
+        sys.stdout.flush()
+        return code
+    except (OSError, ValueError) as e:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if code:
+            return code
+        if not isinstance(e, BrokenPipeError):
+            diagnostics.error(f"cannot write standard output: {getattr(e, 'strerror', e) or e}")
+            return ExitCode.INPUT
+        return code
 
 
 def _threads_of_ours() -> int:
