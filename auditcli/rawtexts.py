@@ -18,6 +18,7 @@ holds DuckDB's lock, so only one process appends.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import sys
@@ -55,6 +56,9 @@ _READ_AHEAD = 4096
 #: Bytes appended after which their writing to disk is started, on a helper thread,
 #: so that the sync before a commit finds little left to write.
 WRITE_BEHIND_BYTES = 64 << 20
+#: Bytes before a committed end whose digest the database keeps (``raw_tail``): a texts
+#: file whose last texts differ is another copy's, even with the same id and frames.
+TAIL_BYTES = 4096
 
 
 class Texts(Protocol):
@@ -93,6 +97,12 @@ def _int64(numbers: array[int]) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
 
 
+def _tail_digest(descriptor: int, end: int) -> str:
+    """SHA-256 (hex) of the ``TAIL_BYTES`` before ``end``, the header excluded."""
+    start = max(HEADER_SIZE, end - TAIL_BYTES)
+    return hashlib.sha256(_read_at(descriptor, end - start, start)).hexdigest()
+
+
 def texts_path(database: str | Path) -> Path:
     """The file beside ``database`` that holds its texts."""
     return Path(f"{database}.raw")
@@ -106,12 +116,16 @@ def new_file_id() -> str:
 class FileTexts:
     """The texts of a database file, in ``texts_path(database)``."""
 
-    def __init__(self, path: Path, file_id: str, end: int) -> None:
+    def __init__(self, path: Path, file_id: str, end: int, tail: str | None = None) -> None:
         self.path = path
         self.file_id = bytes.fromhex(file_id)
         self.end = end
         """Bytes in use: the committed end, plus what this process appended since."""
         self.committed_end = end
+        self.tail = tail
+        """The digest of the bytes before the committed end (None: an older database's)."""
+        self.synced_tail: str | None = None
+        """The digest of the bytes before ``end``, as of the last ``sync``."""
         self._writer: BinaryIO | None = None
         self._created = False
         """This process created the file: its name is made durable at the first sync."""
@@ -198,8 +212,8 @@ class FileTexts:
             if self.path.exists():
                 with open(self.path, "rb") as existing:
                     header = existing.read(HEADER_SIZE)
-                if len(header) == HEADER_SIZE and header.startswith(MAGIC):
-                    self._check_header(header)
+                if len(header) == HEADER_SIZE or not MAGIC.startswith(header[: len(MAGIC)]):
+                    self._check_header(header)  # refuses what is not a header of ours
             writer = open(self.path, "w+b")  # kept open for the load
             writer.write(MAGIC + self.file_id)
             self._created = True
@@ -209,9 +223,7 @@ class FileTexts:
         writer = open(self.path, "r+b")
         try:
             self._check_header(writer.read(HEADER_SIZE))
-            size = os.fstat(writer.fileno()).st_size
-            if size < self.end:
-                raise self._damaged(f"it ends at byte {size}, before {self.end}")
+            self._check_tail(writer.fileno())
             writer.truncate(self.end)  # what an interrupted load left
         except BaseException:
             writer.close()
@@ -267,6 +279,7 @@ class FileTexts:
             try:
                 self._writer.flush()
                 os.fsync(self._writer.fileno())
+                self.synced_tail = _tail_digest(self._writer.fileno(), self.end)
             except OSError as e:
                 raise self._unwritable(e) from e
             self._unsynced = 0
@@ -282,12 +295,15 @@ class FileTexts:
     def committed(self) -> None:
         """The database committed: what was appended is now in use."""
         self.committed_end = self.end
+        self.tail = self.synced_tail
 
-    def reset(self, end: int) -> None:
+    def reset(self, end: int, tail: str | None) -> None:
         """The database rolled back (or was interrupted after committing): ``end`` is its
-        ``raw_end``, where the texts in use end. What lies past it is cut before the
-        next append, never here: a rollback must not cut texts a commit kept."""
+        ``raw_end``, where the texts in use end, and ``tail`` its ``raw_tail``. What lies
+        past it is cut before the next append, never here: a rollback must not cut texts
+        a commit kept."""
         self.end = self.committed_end = end
+        self.tail = tail
         self._written_behind()  # a failure there concerns texts no longer in use
         self._unsynced = 0
         if self._writer is not None:
@@ -352,9 +368,10 @@ class FileTexts:
                 raise StoreError(f"cannot read {self.path}: {e.strerror}") from e
             try:
                 self._check_header(_read_at(reader, HEADER_SIZE, 0))
-                size = os.fstat(reader).st_size
-                if size < self.end:
-                    raise self._damaged(f"it ends at byte {size}, before {self.end}")
+                self._check_tail(reader)
+            except OSError as e:
+                os.close(reader)
+                raise StoreError(f"cannot read {self.path}: {e.strerror or e}") from e
             except BaseException:
                 os.close(reader)
                 raise
@@ -390,6 +407,17 @@ class FileTexts:
             raise StoreError(
                 f"{self.path} belongs to another database",
                 "keep each database with the .raw file made beside it",
+            )
+
+    def _check_tail(self, descriptor: int) -> None:
+        """The file reaches the committed end, and ends there as the database says."""
+        size = os.fstat(descriptor).st_size
+        if size < self.committed_end:
+            raise self._damaged(f"it ends at byte {size}, before {self.committed_end}")
+        if self.tail is not None and _tail_digest(descriptor, self.committed_end) != self.tail:
+            raise StoreError(
+                f"{self.path} does not hold this database's texts: its last texts differ",
+                "a copy of the database keeps its own .raw file: use the one made with it",
             )
 
     def _missing(self) -> StoreError:

@@ -80,10 +80,15 @@ class Store:
                 self._texts = MemoryTexts()
             else:
                 meta = dict(
-                    self.fetchall("SELECT key, value FROM meta WHERE key IN ('raw_id', 'raw_end')")
+                    self.fetchall(
+                        "SELECT key, value FROM meta WHERE key IN ('raw_id', 'raw_end', 'raw_tail')"
+                    )
                 )
                 self._texts = FileTexts(
-                    texts_path(self.path), str(meta["raw_id"]), int(meta["raw_end"])
+                    texts_path(self.path),
+                    str(meta["raw_id"]),
+                    int(meta["raw_end"]),
+                    meta.get("raw_tail"),
                 )
         return self._texts
 
@@ -136,8 +141,8 @@ class Store:
                 file.unlink()  # DuckDB makes a database only where no file is
             if not file.exists() and texts_path(file).exists():
                 raise StoreError(
-                    f"cannot create database {where}: {texts_path(file)} is there already, "
-                    "with the texts of another database",
+                    f"cannot create database {where}: {texts_path(file)} is there already "
+                    "(another database's texts, or a file that is not auditcli's)",
                     "move that database's files elsewhere, or remove the .raw file if it is gone",
                 )
         try:
@@ -314,6 +319,9 @@ class Store:
                 texts.trim(self.scalar(_LAST_NEW_REF, [texts.first_new_ref] * 2))
                 texts.sync()
                 self.execute("UPDATE meta SET value = ? WHERE key = 'raw_end'", [str(texts.end)])
+                self.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('raw_tail', ?)", [texts.synced_tail]
+                )
             try:
                 self.execute("COMMIT")
             except (KeyboardInterrupt, RuntimeError) as error:
@@ -326,7 +334,9 @@ class Store:
                 self.connection.rollback()
             texts = self._file_texts()
             if texts is not None:
-                texts.reset(self._committed_raw_end(texts.committed_end))
+                with suppress(duckdb.Error):
+                    texts.tail = self._meta_value("raw_tail")
+                texts.reset(self._committed_raw_end(texts.committed_end), texts.tail)
             raise
 
     def _committed_anyway(self, texts: FileTexts | None) -> bool:

@@ -283,6 +283,27 @@ def test_the_texts_of_another_database_are_refused(
     assert "belongs to another database" in result.stderr
 
 
+def test_the_texts_of_a_copy_of_the_database_are_refused(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A copy has the same id, and its frames sit where this database's do and check
+    out: only their content differs. They were read as this database's texts."""
+    one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    assert _loaded(run, one, write_log("seed.jsonl", [event(id="s1")])).exit_code == 0
+    two.write_bytes(one.read_bytes())
+    texts_path(two).write_bytes(texts_path(one).read_bytes())
+    assert _loaded(run, one, write_log("a.jsonl", [event(id="a1", actor="mallory")])).exit_code == 0
+    assert _loaded(run, two, write_log("b.jsonl", [event(id="b1", actor="trudyxx")])).exit_code == 0
+    own = texts_path(one).read_bytes()
+    texts_path(one).write_bytes(texts_path(two).read_bytes())
+    for args in (("filter", "--db", one, "--format", "jsonl"), ("load", "--db", one, tmp_path)):
+        result = run(*args)
+        assert result.exit_code == 3, result.stdout
+        assert "does not hold this database's texts" in result.stderr
+    texts_path(one).write_bytes(own)
+    assert sorted(orjson.loads(t)["id"] for t in _raws(run, one)) == ["a1", "s1"]
+
+
 def test_a_cut_texts_file_is_reported_as_damaged(
     run: Run, write_log: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -354,6 +375,19 @@ def test_a_texts_file_of_another_database_is_never_overwritten(
     assert result.exit_code == 3
     assert "belongs to another database" in result.stderr
     assert texts_path(empty).read_bytes() == texts_path(other).read_bytes()
+
+
+def test_a_file_that_is_no_texts_file_is_never_overwritten(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A database that holds no texts yet (its first load failed) took any file there."""
+    db = tmp_path / "case.duckdb"
+    Store.open(db).close()
+    texts_path(db).write_bytes(b"my notes\n")
+    result = _loaded(run, db, write_log("a.jsonl", [event(id="a1")]))
+    assert result.exit_code == 3
+    assert "is not an auditcli texts file" in result.stderr
+    assert texts_path(db).read_bytes() == b"my notes\n"
 
 
 def test_a_duplicate_file_adds_no_texts(
