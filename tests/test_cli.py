@@ -269,6 +269,30 @@ def test_zero_matches_exit_0_with_empty_output(run: Run, loaded: Path) -> None:
     assert (empty_csv.exit_code, empty_csv.stdout) == (0, "actor\n")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_once_a_load_has_committed_reports_it_kept(
+    run: Run, write_log: WriteLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the database checkpoints it, which takes a while after a big load: a
+    Ctrl-C there said "interrupted" (exit 130) of a load that was kept."""
+    import signal
+
+    from auditcli.store import Store
+
+    close = Store.close
+
+    def interrupted_close(store: Store) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        close(store)
+
+    monkeypatch.setattr(Store, "close", interrupted_close)
+    db = tmp_path / "case.duckdb"
+    result = run("load", write_log("a.jsonl", [event(id="e1")]), "--db", db)
+    assert result.exit_code == 0, result.stderr
+    assert "loaded 1 file(s), 1 events" in result.stderr
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_output_never_overwrites_the_case_or_the_evidence_it_reads(
     run: Run, loaded: Path, tmp_path: Path
 ) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import getpass
 import os
 import shlex
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -190,7 +192,23 @@ def access_recorded(
     try:
         yield tally
     except BaseException as error:
-        with suppress(Exception):  # the body's own error is the one to report
+        with suppress(Exception), interrupts_deferred():  # the body's error is the one to report
             record(_exit_code(error))
         raise
-    record(ExitCode.OK)
+    with interrupts_deferred():  # the work is done: a Ctrl-C now would only misreport it
+        record(ExitCode.OK)
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C is ignored inside: for what ends a command whose work is done (its
+    access-log row, closing a database that has committed), where an interruption
+    would report as lost (exit 130) what was kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda _signal, _frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
