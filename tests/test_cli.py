@@ -487,6 +487,36 @@ def test_a_closed_stdin_is_one_line_and_exit_3(tmp_path: Path, args: tuple[str, 
     assert done.stderr == "auditcli: error: <stdin>: cannot read: standard input is closed\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("filter", "--bogus"), "No such option: --bogus"),
+        (("filter", "-f", "xml"), "Invalid value for '--format' / '-f': 'xml' is not one of"),
+        (("filter", "--limit", "-1"), "Invalid value for '--limit': -1 is not in the range"),
+        (("load",), "Missing argument"),
+        (("nosuch",), "No such command 'nosuch'."),
+        (("filter", "--actor\u202e"), "No such option: --actor\\u202e"),
+    ],
+)
+def test_a_usage_error_typer_finds_is_one_line_too(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """typer printed its usage block, a hint and the error: four lines, not the
+    README's one (and echoed a bidi override as typed)."""
+    done = subprocess.run(_cli(*args), capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    first, hint = done.stderr.splitlines()
+    assert first.startswith(f"auditcli: error: {message}"), first
+    assert hint.startswith("auditcli: hint: see `auditcli") and hint.endswith(" --help`")
+
+
+def test_help_and_no_arguments_still_show_the_help(tmp_path: Path) -> None:
+    helped = subprocess.run(_cli("filter", "--help"), capture_output=True, text=True, check=False)
+    assert helped.returncode == 0 and "--actor" in helped.stdout
+    bare = subprocess.run(_cli(), capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert bare.returncode == 2 and "filter" in bare.stdout + bare.stderr
+
+
 def _file_size_limit(limit: int) -> Callable[[], None]:
     import resource
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 
 import typer
+from typer.exceptions import TyperException
 
 from auditcli import diagnostics
 from auditcli.cli import (  # noqa: F401  (register commands)
@@ -30,10 +31,33 @@ def main() -> None:
     """Console-script entry point."""
     _buffered_stdout()
     try:
-        app_for(sys.argv[1:])()
+        raise SystemExit(_run(sys.argv[1:]))
     except SystemExit as done:
         done.code = _end_now(done.code)
         raise
+
+
+def _run(args: Sequence[str]) -> int:
+    """The command's exit code; a usage error typer finds (an unknown option, a bad
+    value) is one line, as every other error is, instead of typer's usage block."""
+    try:
+        code = app_for(args)(args=list(args), standalone_mode=False)
+    except TyperException as error:
+        message = error.format_message()
+        if "\n" in message:  # the help, shown when a command is given no arguments
+            sys.stderr.write(message + "\n")
+        else:
+            command = f"auditcli {args[0]}" if args and args[0] in _commands() else "auditcli"
+            diagnostics.error(message, f"see `{command} --help`")
+        return error.exit_code
+    except typer.Abort:
+        diagnostics.error("interrupted")
+        return ExitCode.INTERRUPTED
+    return code if isinstance(code, int) else 0
+
+
+def _commands() -> set[str]:
+    return {info.name for info in app.registered_commands if info.name}
 
 
 def _buffered_stdout() -> None:
