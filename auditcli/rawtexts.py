@@ -104,7 +104,10 @@ def _tail_digest(descriptor: int, end: int) -> str:
 
 
 def texts_path(database: str | Path) -> Path:
-    """The file beside ``database`` that holds its texts."""
+    """The file beside ``database`` that holds its texts: beside the file itself when
+    ``database`` is a symbolic link to it."""
+    if os.path.islink(database):
+        database = os.path.realpath(database)
     return Path(f"{database}.raw")
 
 

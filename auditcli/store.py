@@ -8,6 +8,7 @@ bound parameters.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -61,8 +62,9 @@ class Store:
         self.connection = connection
         self.path = path
         self._texts: FileTexts | MemoryTexts | None = None
-        self._reading: pa.RecordBatchReader | None = None
-        """The result ``arrow_reader`` streams: it holds the connection until read."""
+        self._reading: weakref.ref[pa.RecordBatchReader] | None = None
+        """The result ``arrow_reader`` streams, which holds the connection until it is
+        gone; weakly, so that it goes when its reader does."""
 
     @property
     def in_memory(self) -> bool:
@@ -124,30 +126,15 @@ class Store:
         """
         where = str(path)
         if where != MEMORY:
-            file = Path(where)
-            if (read_only or must_exist) and not file.exists():
-                raise StoreError(
-                    f"no database at {where}",
-                    "load logs first with `auditcli load PATH --db FILE`, or pass paths",
-                )
-            if file.is_dir():
-                raise StoreError(f"{where} is a directory, not a database file")
-            if file.is_file() and file.stat().st_size == 0:  # made by mktemp or touch
-                if read_only or must_exist:
-                    raise StoreError(
-                        f"{where} is empty: no events loaded",
-                        "load logs into it first with `auditcli load PATH --db FILE`",
-                    )
-                file.unlink()  # DuckDB makes a database only where no file is
-            if not file.exists() and texts_path(file).exists():
-                raise StoreError(
-                    f"cannot create database {where}: {texts_path(file)} is there already "
-                    "(another database's texts, or a file that is not auditcli's)",
-                    "move that database's files elsewhere, or remove the .raw file if it is gone",
-                )
+            try:
+                cls._check_file(Path(where), read_only or must_exist)
+            except OSError as e:  # a name too long, no permission to look
+                raise StoreError(f"cannot open database {where}: {e.strerror or e}") from e
         try:
             connection = _connect(where, read_only, lock_wait)
-        except duckdb.Error as e:
+        except (duckdb.Error, RuntimeError) as e:  # RuntimeError: a name DuckDB cannot take
+            if is_interruption(e):
+                raise
             reason = str(e).lower()
             hint = None
             if _held_by_another(reason):
@@ -165,6 +152,38 @@ class Store:
             connection.close()
             raise
         return store
+
+    @staticmethod
+    def _check_file(file: Path, existing: bool) -> None:
+        """Refuse what DuckDB would fail on or make a database beside: a missing file
+        (when ``existing``), a directory, a zero-byte one, or texts already there."""
+        try:
+            str(file).encode("utf-8")
+        except UnicodeEncodeError:
+            raise StoreError(
+                f"cannot open database {file}: DuckDB takes only names that are UTF-8",
+                "rename the file, or give another --db",
+            ) from None
+        if existing and not file.exists():
+            raise StoreError(
+                f"no database at {file}",
+                "load logs first with `auditcli load PATH --db FILE`, or pass paths",
+            )
+        if file.is_dir():
+            raise StoreError(f"{file} is a directory, not a database file")
+        if file.is_file() and file.stat().st_size == 0:  # made by mktemp or touch
+            if existing:
+                raise StoreError(
+                    f"{file} is empty: no events loaded",
+                    "load logs into it first with `auditcli load PATH --db FILE`",
+                )
+            file.unlink()  # DuckDB makes a database only where no file is
+        if not file.exists() and texts_path(file).exists():
+            raise StoreError(
+                f"cannot create database {file}: {texts_path(file)} is there already "
+                "(another database's texts, or a file that is not auditcli's)",
+                "move that database's files elsewhere, or remove the .raw file if it is gone",
+            )
 
     def _prepare(self, *, create: bool, existing: bool = False) -> None:
         self.execute("SET TimeZone = 'UTC'")
@@ -215,9 +234,14 @@ class Store:
     def _check_version(self) -> None:
         try:
             found = self._meta_value("schema_version")
-        except duckdb.Error as e:
+        except duckdb.CatalogException as e:  # no meta table
             raise StoreError(
                 f"{self.path} is not an auditcli database", "load into a new --db file"
+            ) from e
+        except duckdb.Error as e:  # cut short, damaged
+            raise StoreError(
+                f"cannot read database {self.path}: {_first_line(e)}",
+                "the file is damaged: restore it, with its .raw file, from a copy",
             ) from e
         if found != str(SCHEMA_VERSION):
             raise StoreError(
@@ -262,7 +286,7 @@ class Store:
             reader = self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
             raise StoreError(f"database error: {_first_line(e)}") from e
-        self._reading = reader
+        self._reading = weakref.ref(reader)
         schema = reader.schema
         at = schema.get_field_index(RAW)
         if at < 0 or not pa.types.is_integer(schema.field(at).type):
@@ -359,9 +383,10 @@ class Store:
     def release(self) -> None:
         """Let go of the result ``arrow_reader`` was streaming, read to its end or not
         (its writing failed), so the connection runs statements again."""
-        if self._reading is not None:
-            self._reading.close()
-            self._reading = None
+        reader = self._reading() if self._reading is not None else None
+        if reader is not None:
+            reader.close()
+        self._reading = None
 
     def own_files(self) -> list[Path]:
         """The files this store is made of (database, texts, WAL) and those its

@@ -848,3 +848,45 @@ def test_a_thread_python_did_not_start_does_not_keep_the_fast_exit_away() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert ran.stdout.split() == ["2", "1"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX names")
+def test_odd_database_and_input_names_are_one_line_and_exit_3(
+    run: Run, loaded: Path, tmp_path: Path
+) -> None:
+    """Each was an internal error (exit 4): a name too long, one DuckDB cannot take,
+    a .raw that is a directory, a database cut short."""
+    long_db, long_log = tmp_path / ("x" * 300 + ".duckdb"), tmp_path / ("z" * 300 + ".jsonl")
+    odd = tmp_path / b"x\xff.duckdb".decode("utf-8", "surrogateescape")
+    source = tmp_path / "a.jsonl"
+    cut = tmp_path / "cut.duckdb"
+    cut.write_bytes(loaded.read_bytes()[:100_000])
+    Path(f"{cut}.raw").write_bytes(Path(f"{loaded}.raw").read_bytes())
+    shelf = tmp_path / "shelf.duckdb"
+    shelf.write_bytes(loaded.read_bytes())
+    Path(f"{shelf}.raw").mkdir()
+    for args, said in [
+        (("load", source, "--db", long_db), "File name too long"),
+        (("filter", "--db", long_db), "File name too long"),
+        (("load", long_log, "--db", tmp_path / "ok.duckdb"), "File name too long"),
+        (("load", source, "--db", odd), "DuckDB takes only names that are UTF-8"),
+        (("filter", "--db", shelf, "--fields", "raw"), "cannot read"),
+        (("sources", "--db", cut), "cannot"),
+    ]:
+        result = run(*args)
+        assert result.exit_code == 3, (args, result.stderr)
+        assert said in result.stderr and "not an auditcli database" not in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_database_named_through_a_link_keeps_its_texts_beside_the_file(
+    run: Run, loaded: Path, tmp_path: Path
+) -> None:
+    real, link = tmp_path / "real.duckdb", tmp_path / "link.duckdb"
+    link.symlink_to(real)
+    assert run("load", tmp_path / "a.jsonl", "--db", link).exit_code == 0
+    assert Path(f"{real}.raw").exists() and not Path(f"{link}.raw").exists()
+    for db in (real, link):
+        result = run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")
+        assert result.exit_code == 0, result.stderr
+        assert len(lines(result)) == 3

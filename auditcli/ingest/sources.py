@@ -51,23 +51,29 @@ def expand(paths: Sequence[str]) -> list[SourceRef]:
         if given == STDIN:
             refs.append(SourceRef(STDIN_NAME, None, None))
             continue
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(_log_files(path))
-            if not found:
-                raise InputError(
-                    f"{given}: no log files in this directory",
-                    f"auditcli reads files ending {', '.join(LOG_SUFFIXES)} "
-                    "(optionally rotated, .1, .2, ..., and .gz)",
-                )
-            refs.extend(SourceRef(os_text(str(p)), p, p.stat().st_size) for p in found)
-        elif path.is_file():
-            refs.append(SourceRef(os_text(given), path, path.stat().st_size))
-        elif path.exists():
-            raise InputError(f"{given}: not a regular file")
-        else:
-            raise InputError(f"{given}: no such file or directory")
+        try:
+            refs.extend(_refs_at(given))
+        except OSError as e:  # a name too long, a loop of links, no permission
+            raise InputError(f"{os_text(given)}: cannot read: {e.strerror or e}") from e
     return refs
+
+
+def _refs_at(given: str) -> list[SourceRef]:
+    path = Path(given)
+    if path.is_dir():
+        found = sorted(_log_files(path))
+        if not found:
+            raise InputError(
+                f"{given}: no log files in this directory",
+                f"auditcli reads files ending {', '.join(LOG_SUFFIXES)} "
+                "(optionally rotated, .1, .2, ..., and .gz)",
+            )
+        return [SourceRef(os_text(str(p)), p, p.stat().st_size) for p in found]
+    if path.is_file():
+        return [SourceRef(os_text(given), path, path.stat().st_size)]
+    if path.exists():
+        raise InputError(f"{given}: not a regular file")
+    raise InputError(f"{given}: no such file or directory")
 
 
 def _log_files(directory: Path) -> Iterator[Path]:
