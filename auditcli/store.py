@@ -7,6 +7,7 @@ bound parameters.
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -130,6 +131,11 @@ class Store:
                 cls._check_file(Path(where), read_only or must_exist)
             except OSError as e:  # a name too long, no permission to look
                 raise StoreError(f"cannot open database {where}: {e.strerror or e}") from e
+            if must_exist and not read_only and not os.access(Path(where).parent, os.W_OK):
+                raise StoreError(  # else it fails on its WAL only when the output is written
+                    f"cannot open database {where}: its directory is not writable",
+                    "every command records its access in the database: use a writable copy",
+                )
         try:
             connection = _connect(where, read_only, lock_wait)
         except (duckdb.Error, RuntimeError) as e:  # RuntimeError: a name DuckDB cannot take

@@ -890,3 +890,49 @@ def test_a_database_named_through_a_link_keeps_its_texts_beside_the_file(
         result = run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")
         assert result.exit_code == 0, result.stderr
         assert len(lines(result)) == 3
+
+
+@pytest.mark.parametrize(
+    ("fmt", "header"), [("markdown", "| ts (Asia/Tokyo) |"), ("html", "<th>ts (Asia/Tokyo)</th>")]
+)
+def test_documents_name_the_zone_their_times_are_in(
+    run: Run, loaded: Path, fmt: str, header: str
+) -> None:
+    """They showed Tokyo's local time under a bare ts."""
+    result = run("filter", "--db", loaded, "--fields", "ts", "--tz", "Asia/Tokyo", "-f", fmt)
+    assert result.exit_code == 0, result.stderr
+    assert header in result.stdout
+    assert "2026-03-12 19:00:00" in result.stdout  # 10:00 UTC
+
+
+def test_a_database_in_a_directory_it_cannot_write_is_refused_before_any_output(
+    run: Run, loaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB writes the run's access-log row through a WAL beside the file: the
+    output came out whole, then the commit failed (exit 3)."""
+    import auditcli.store
+
+    real_access = os.access
+
+    def access(path: object, mode: int) -> bool:
+        return mode != os.W_OK and real_access(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auditcli.store.os, "access", access)
+    result = run("filter", "--db", loaded, "-f", "jsonl")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert "its directory is not writable" in result.stderr
+
+
+def test_a_rejects_table_shows_at_most_100_rows_and_says_of_how_many(
+    run: Run, write_log: WriteLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    db = tmp_path / "case.duckdb"
+    bad = write_log("bad.jsonl", b"".join(b"not json %d\n" % i for i in range(150)))
+    assert run("load", bad, "--db", db).exit_code == 0
+    table = run("rejects", "--db", db, "-f", "table")
+    assert "showing 100 of 150 matched rejects" in table.stdout
+    assert table.stdout.count("not JSON") == 100
+    three = run("rejects", "--db", db, "--limit", "3", "-f", "table")
+    assert "showing 3 of 150 matched rejects" in three.stdout
+    assert len(lines(run("rejects", "--db", db, "-f", "jsonl"))) == 150

@@ -428,7 +428,10 @@ def sources_command(
 def rejects_command(
     db: DbOpt = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, max=MAX_ROWS, help="At most N rows.")
+        int | None,
+        typer.Option(
+            "--limit", min=0, max=MAX_ROWS, help=f"At most N rows [tables: {TABLE_ROW_CAP}]."
+        ),
     ] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -448,12 +451,22 @@ def rejects_command(
         "SELECT source_file, source_line, reason, raw FROM rejects "
         "ORDER BY source_file, source_line"
     )
+    table = output_format is OutputFormat.TABLE
+    cap = limit if limit is not None else (TABLE_ROW_CAP if table else None)
     params: list[Any] = []
-    if limit is not None:
+    if cap is not None:
         sql += " LIMIT ?"
-        params.append(limit)
+        params.append(cap)
     show_rows(
-        db, "rejects", sql, params, output_format, output, use_color(no_color, os.environ), privacy
+        db,
+        "rejects",
+        sql,
+        params,
+        output_format,
+        output,
+        use_color(no_color, os.environ),
+        privacy,
+        count_sql="SELECT count(*) FROM rejects" if table else None,
     )
 
 
@@ -467,8 +480,10 @@ def show_rows(
     color: bool,
     privacy: Privacy,
     options: RenderOptions | None = None,
+    count_sql: str | None = None,
 ) -> None:
-    """Run ``sql`` on the --db database and write its rows, recording the access."""
+    """Run ``sql`` on the --db database and write its rows, recording the access; a
+    table's footer says how many of ``count_sql``'s rows it shows."""
     from auditcli.cli.safety import access_recorded, output_privacy
     from auditcli.store import Store
 
@@ -483,6 +498,7 @@ def show_rows(
                 output,
                 options or RenderOptions(),
                 color,
+                matched=int(store.scalar(count_sql)) if count_sql else None,
                 noun=command_name,
                 privacy=output_privacy(privacy, store, case=True),
             )

@@ -8,7 +8,7 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from auditcli.render import RenderOptions
-from auditcli.render.table import cell_text
+from auditcli.render.table import cell_text, column_headers
 
 _MARKDOWN_ESCAPES = str.maketrans(
     {
@@ -38,7 +38,8 @@ def markdown_cell(text: str) -> str:
 def write_markdown(reader: pa.RecordBatchReader, out: BinaryIO, options: RenderOptions) -> int:
     """A pipe table, escaped; return the row count."""
     names = reader.schema.names
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    headers = [markdown_cell(header) for header in column_headers(names, options)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(names)]
     count = 0
     for batch in reader:
         for row in batch.to_pylist():
@@ -58,7 +59,7 @@ def write_html(reader: pa.RecordBatchReader, out: BinaryIO, options: RenderOptio
         for row in batch.to_pylist():
             cells = "".join(f"<td>{html.escape(cell_text(row[n], options))}</td>" for n in names)
             rows.append(f"<tr>{cells}</tr>")
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in column_headers(names, options))
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"{CONTENT_SECURITY_POLICY}<title>auditcli</title>"

@@ -50,6 +50,11 @@ _MIN_CUT = {"source_file": 20}
 _KEEP_END = {"source_file"}
 
 
+def column_headers(names: list[str], options: RenderOptions) -> list[str]:
+    """Column names for people: the time column says which zone its times are in."""
+    return [f"{n} ({zone_label(options.tz)})" if n == "ts" else n for n in names]
+
+
 def cell_text(value: Any, options: RenderOptions, max_chars: int | None = None) -> str:
     """How one value reads in a table cell."""
     if value is None:
@@ -75,7 +80,7 @@ def write(
         for row in batch.to_pylist():
             cells = [cell_text(row[name], options, _CAPPED.get(name)) for name in names]
             rows.append((cells, row.get("outcome") == "failure"))
-    headers = [f"{n} ({zone_label(options.tz)})" if n == "ts" else n for n in names]
+    headers = column_headers(names, options)
     limits = _cut_widths(names, headers, [cells for cells, _ in rows], console.width)
     for name in _KEEP_END & limits.keys():
         index, width = names.index(name), limits.pop(name)
