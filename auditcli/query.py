@@ -251,8 +251,10 @@ def parse_fields(text: str | None) -> tuple[str, ...]:
     if text is None:
         return OUTPUT_COLUMNS
     fields = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))  # once each
+    if not fields:
+        raise UsageError("--fields: no column named", f"columns are: {', '.join(OUTPUT_COLUMNS)}")
     _check_columns(fields, "--fields")
-    return fields or OUTPUT_COLUMNS
+    return fields
 
 
 def parse_sort(text: str | None) -> tuple[tuple[str, bool], ...]:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditcli.errors import UsageError
+from auditcli.errors import InputError, UsageError
 from auditcli.privacy.secrets import DEFAULT, DEFAULT_DETECTORS, Detector, DetectorSet
 
 POLICY_FILE_NAME = ".auditcli.toml"
@@ -71,12 +71,13 @@ def find_policy(start: Path) -> Path | None:
 
 
 def read_policy(path: Path) -> Policy:
-    """The policy in ``path``, checked; raises ``UsageError`` naming the file and key."""
+    """The policy in ``path``, checked; raises ``UsageError`` naming the file and key
+    (``InputError`` when it cannot be read)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise UsageError(f"{path}: cannot read the policy file: {reason}") from e
+        raise InputError(f"{path}: cannot read the policy file: {reason}") from e
     import tomllib  # only a policy file needs it
 
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditcli.errors import UsageError
+from auditcli.errors import InputError, UsageError
 from auditcli.privacy.policy import POLICY_FILE_NAME, Policy, find_policy, read_policy
 from auditcli.privacy.secrets import DEFAULT, mask_json_text, mask_text
 
@@ -166,8 +166,8 @@ def test_a_bad_policy_names_the_file_and_the_key(
     assert what in message
 
 
-def test_a_missing_policy_file_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="cannot read the policy file"):
+def test_a_missing_policy_file_is_unreadable_input_as_other_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read the policy file"):
         read_policy(tmp_path / "nope.toml")
 
 
