@@ -9,6 +9,7 @@ record the source in ``sources``. The whole load commits at the end or not at al
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -482,11 +483,60 @@ class _Streams:
         )
         if failed:
             raise failed[0]
+        _remap_lone_surrogates(self.store, mapper, first.source_id)
         for sql in _MOVE_REJECTS:
             self.store.execute(sql, [first.source_id])
         if held:  # one lookup of the stored references for the whole stream
             self.store.kept(pa.concat_tables(held))
         return ended[0] if ended else None
+
+
+#: A \u escape of a UTF-16 surrogate (after an even run of backslashes, so an escape):
+#: a high one with its low one is a character; either alone, DuckDB's parser refuses.
+_SURROGATE_ESCAPE = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|(?<!\\)((?:\\\\)*)\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _remap_lone_surrogates(store: Store, mapper: _Mapper, first_source: int) -> None:
+    """Map again, with U+FFFD for each lone surrogate, the records of sources numbered
+    from ``first_source`` on that were rejected as not JSON for one.
+
+    RFC 8259 allows ``"\\ud800"``, and Python reads it, but DuckDB's parser refuses it:
+    one such escape in a field made an event a reject, out of every filter's sight.
+    ``raw`` keeps the text as written. Only rejects are looked at, so a load pays
+    nothing for this when there are none."""
+    found = store.fetchall(
+        "SELECT source_id, source_line, raw_ref, extra FROM event_rows "
+        "WHERE source_id >= ? AND ts IS NULL AND error = 'not JSON' "
+        r"AND regexp_matches(extra, '\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}')",
+        [first_source],
+    )
+    rows: dict[str, list[Any]] = {"source_id": [], "raw": [], "raw_ref": [], "doc": [], "line": []}
+    for source_id, line, ref, raw in found:
+        doc = _SURROGATE_ESCAPE.sub(_lone_to_fffd, raw)
+        if doc != raw:
+            for name, value in zip(rows, (source_id, raw, ref, doc, line), strict=True):
+                rows[name].append(value)
+    refs = rows["raw_ref"]
+    if not refs:
+        return
+    batch = pa.Table.from_pydict(rows, schema=_STAGED)
+    store.execute(
+        "DELETE FROM event_rows WHERE ts IS NULL AND error = 'not JSON' "
+        "AND list_contains(?, raw_ref)",
+        [refs],
+    )
+    store.query_table("batch", batch, mapper.sql, mapper.params)
+
+
+def _lone_to_fffd(match: re.Match[str]) -> str:
+    if match.group(2) is not None:  # a high surrogate
+        if match.group(3) is not None:
+            return match.group(0)  # with its low one: a character
+        return f"{match.group(1)}\\ufffd"
+    return f"{match.group(4)}\\ufffd"
 
 
 def _interruptible(run: Callable[[], object], stop: threading.Event) -> None:

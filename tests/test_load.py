@@ -20,6 +20,7 @@ from typer.testing import Result
 from auditcli.errors import InputError, ProblemFound, StoreError
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
+from auditcli.query import EventFilter
 from auditcli.store import Store
 from tests.conftest import event, jsonl, stored_rows
 
@@ -323,3 +324,31 @@ def test_an_older_database_is_refused_by_its_version_and_left_as_it_was(
     tables = connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
     connection.close()
     assert tables == [("event_rows",), ("meta",)]
+
+
+def test_a_lone_surrogate_escape_does_not_hide_an_event_among_the_rejects(
+    write_log: WriteLog,
+) -> None:
+    """RFC 8259 allows "\\ud800" and Python reads it, but DuckDB's parser refused it:
+    one such escape in any field made the event a reject, out of every filter's sight."""
+    lines = [
+        b'{"ts":"2026-03-12T10:00:00Z","actor":"mallory","action":"exfil","n":"a\\ud800"}',
+        b'{"ts":"2026-03-12T10:00:01Z","actor":"bob","action":"b","n":"\\udc00\\\\ud800"}',
+        b'{"ts":"2026-03-12T10:00:02Z","actor":"carol","action":"c","n":"\\ud83d\\ude00"}',
+        b'{"ts":"2026-03-12T10:00:03Z","actor":"dave","n":"\\ud800" oops',
+    ]
+    path = write_log("s.jsonl", b"\n".join(lines) + b"\n")
+    for event_filter in (None, EventFilter(actors=("mallory",))):
+        store = Store.open(":memory:")
+        load(store, expand([str(path)]), LoadOptions(event_filter=event_filter))
+        rows = store.fetchall("SELECT actor, source_line FROM event_rows ORDER BY source_line")
+        texts = store.arrow_reader("SELECT raw_ref AS raw FROM event_rows ORDER BY source_line")
+        raws = texts.read_all().column("raw").to_pylist()
+        rejects = store.fetchall("SELECT source_line, reason FROM reject_rows")
+        if event_filter is None:
+            assert rows == [("mallory", 1), ("bob", 2), ("carol", 3)]
+            assert raws == [line.decode() for line in lines[:3]]  # as written
+            assert rejects == [(4, "not JSON")]
+        else:
+            assert rows == [("mallory", 1)] and raws == [lines[0].decode()]
+        store.close()
