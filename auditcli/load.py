@@ -524,9 +524,9 @@ def _remap_lone_surrogates(store: Store, mapper: _Mapper, first_source: int) -> 
         return
     batch = pa.Table.from_pydict(rows, schema=_STAGED)
     store.execute(
-        "DELETE FROM event_rows WHERE ts IS NULL AND error = 'not JSON' "
+        "DELETE FROM event_rows WHERE source_id >= ? AND ts IS NULL AND error = 'not JSON' "
         "AND list_contains(?, raw_ref)",
-        [refs],
+        [first_source, refs],
     )
     store.query_table("batch", batch, mapper.sql, mapper.params)
 

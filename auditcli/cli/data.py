@@ -162,7 +162,7 @@ def load_command(
     debug: DebugOpt = False,
 ) -> None:
     """Load audit logs into a DuckDB database, with provenance; bad records go to rejects."""
-    from auditcli.cli.safety import access_recorded, interrupts_deferred
+    from auditcli.cli.safety import access_recorded, ctrl_c_ignored
     from auditcli.store import Store
 
     options = load_options(input_format, mapping, strict=strict)
@@ -173,7 +173,7 @@ def load_command(
             report = _run_load(store, paths, options)
             tally.rows = report.events
     finally:
-        with interrupts_deferred():  # a load that committed is kept: closing checkpoints it
+        with ctrl_c_ignored():  # a load that committed is kept: closing checkpoints it
             store.close()
     for skipped in report.skipped:
         diagnostics.note(f"{skipped.name}: already loaded (sha256 {skipped.sha256[:12]}), skipped")

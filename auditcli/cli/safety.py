@@ -192,15 +192,15 @@ def access_recorded(
     try:
         yield tally
     except BaseException as error:
-        with suppress(Exception), interrupts_deferred():  # the body's error is the one to report
+        with suppress(Exception), ctrl_c_ignored():  # the body's error is the one to report
             record(_exit_code(error))
         raise
-    with interrupts_deferred():  # the work is done: a Ctrl-C now would only misreport it
+    with ctrl_c_ignored():  # the work is done: a Ctrl-C now would only misreport it
         record(ExitCode.OK)
 
 
 @contextmanager
-def interrupts_deferred() -> Iterator[None]:
+def ctrl_c_ignored() -> Iterator[None]:
     """Ctrl-C is ignored inside: for what ends a command whose work is done (its
     access-log row, closing a database that has committed), where an interruption
     would report as lost (exit 130) what was kept."""
