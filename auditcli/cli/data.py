@@ -268,7 +268,7 @@ def filter_command(
         list[str] | None, typer.Option("--action", help="What was done: exact or glob; repeatable.")
     ] = None,
     outcome: Annotated[
-        Outcome | None, typer.Option("--outcome", help="success or failure.")
+        Outcome | None, typer.Option("--outcome", help="success, failure or unknown.")
     ] = None,
     ip: Annotated[
         list[str] | None, typer.Option("--ip", help="Source address or CIDR; repeatable.")
