@@ -267,7 +267,7 @@ class _Verification:
         """Check 3: the end of the chain against the anchors; at most one finding."""
         walk = self.walk
         tip = walk.tip
-        head = None if tip is None else tip.stored
+        head = walk.tip_hash  # the genesis when no event is on the chain
         length = walk.chain_length + walk.deleted_counted + walk.moved_off_chain
         file, line = (tip.file, tip.line) if tip is not None else self.last_place
         uncounted = [

@@ -145,6 +145,18 @@ def test_a_checkpoint_anchors_verification(kit: Any, keys: tuple[Any, Any, bytes
     assert any("checkpoint by example.com/audit" in n for n in report.notes)
 
 
+def test_an_empty_chain_holds_against_its_own_checkpoint(
+    kit: Any, keys: tuple[Any, Any, bytes]
+) -> None:
+    """Its head is the genesis, which seal writes; the check compared no head at all."""
+    private, _, public_pem = keys
+    note = sign_checkpoint(_checkpoint(0, "0" * 64), private)
+    report = kit.verify_lines([], checkpoint=note, checkpoint_key=public_pem)
+    assert report.intact and kit.kinds(report) == []
+    assert kit.verify_lines([], expected_head="0" * 64).intact
+    assert kit.kinds(kit.verify_lines([], expected_head="a" * 64)) == [("head_mismatch", 1)]
+
+
 @pytest.mark.parametrize(
     ("count", "head_index", "kept", "expected"),
     [
