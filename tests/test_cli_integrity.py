@@ -357,3 +357,50 @@ def test_a_load_checks_its_files_chain_in_process(sealed: Path, tmp_path: Path) 
         assert store.fetchall("SELECT status, events FROM chain_checks") == [("intact", 20)]
     finally:
         store.close()
+
+
+def test_seal_and_verify_never_overwrite_the_evidence_they_read(
+    run: Run, write_log: WriteLog, sealed: Path, tmp_path: Path
+) -> None:
+    assert run("keygen", tmp_path / "k.pem", tmp_path / "k.pub").exit_code == 0
+    plain = tmp_path / "plain.jsonl"
+    db = tmp_path / "case.duckdb"
+    assert run("load", sealed, "--db", db).exit_code == 0
+    signed = tmp_path / "signed.jsonl"
+    assert run("seal", plain, "-o", signed, "--checkpoint", "--sign-key", tmp_path / "k.pem")
+    anchors = ("--checkpoint", Path(f"{signed}.checkpoint"), "--pubkey", tmp_path / "k.pub")
+    for args in [
+        ("seal", plain, "-o", plain),
+        ("seal", plain, "-o", db),
+        ("seal", plain, "-o", tmp_path / "k.pem", "--checkpoint", "--sign-key", tmp_path / "k.pem"),
+        ("verify", signed, *anchors, "-o", tmp_path / "k.pub"),
+        ("verify", signed, *anchors, "-o", Path(f"{signed}.checkpoint")),
+        ("verify", sealed, "-o", sealed),
+        ("verify", "--db", db, "-o", sealed),  # a file loaded into the case
+    ]:
+        kept = {p: p.read_bytes() for p in (plain, sealed, tmp_path / "k.pub", tmp_path / "k.pem")}
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "not overwritten" in result.stderr
+        assert all(p.read_bytes() == data for p, data in kept.items())
+
+
+def test_verify_db_records_the_exit_code_it_ends_with(
+    run: Run, sealed: Path, tmp_path: Path
+) -> None:
+    """The access-log row was written before the report: always exit 0."""
+    tampered = tmp_path / "tampered.jsonl"
+    lines = sealed.read_bytes().splitlines(keepends=True)
+    tampered.write_bytes(b"".join(lines[:5] + lines[6:]))
+    chained, plain = tmp_path / "chained.duckdb", tmp_path / "plain.duckdb"
+    assert run("load", tampered, "--db", chained).exit_code == 0
+    assert run("load", SAMPLE_LOGS / "identity.jsonl", "--db", plain).exit_code == 0
+    assert run("verify", "--db", chained, "-f", "json").exit_code == 1
+    assert run("verify", "--db", plain).exit_code == 2
+    for db, code in ((chained, 1), (plain, 2)):
+        store = Store.open(db, read_only=True)
+        try:
+            recorded = store.fetchall("SELECT exit_code FROM access_log WHERE command = 'verify'")
+        finally:
+            store.close()
+        assert recorded == [(code,)]

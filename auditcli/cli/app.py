@@ -227,7 +227,7 @@ def output_stream(output: Path | None, keep: Iterable[Path] = ()) -> Iterator[Bi
             sys.stdout.flush()  # tables go through the text layer
             sys.stdout.buffer.flush()
         return
-    _refuse_to_overwrite(output, keep)
+    refuse_to_overwrite(output, keep)
     try:
         handle = open(output, "wb")  # noqa: SIM115
     except OSError as e:
@@ -240,7 +240,7 @@ def output_stream(output: Path | None, keep: Iterable[Path] = ()) -> Iterator[Bi
 _DUCKDB_MAGIC = b"DUCK"
 
 
-def _refuse_to_overwrite(output: Path, keep: Iterable[Path]) -> None:
+def refuse_to_overwrite(output: Path, keep: Iterable[Path]) -> None:
     """A usage error when writing ``output`` would destroy evidence or a case."""
     from auditcli.rawtexts import MAGIC
 
@@ -253,7 +253,7 @@ def _refuse_to_overwrite(output: Path, keep: Iterable[Path]) -> None:
     except OSError:
         return  # opening it for writing reports what is wrong
     what = (
-        "part of the case (its database, its texts or a file loaded into it)"
+        "a file this run reads or its case holds"
         if kept is not None
         else "a DuckDB database"
         if head[8:12] == _DUCKDB_MAGIC

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +23,7 @@ from auditcli.cli.app import (
     format_for,
     format_option,
     output_stream,
+    refuse_to_overwrite,
     use_color,
 )
 from auditcli.errors import InputError, ProblemFound, UsageError
@@ -138,28 +140,42 @@ def verify_command(
             "nothing to verify",
             "give chained exports (auditcli verify FILE...), or --db FILE for loaded ones",
         )
-    read: list[Path] = []
-    if paths:
-        refs = expand(paths)
-        read = [ref.path for ref in refs if ref.path is not None]
-        sources: list[str | NamedStream] = [
-            NamedStream("<stdin>", stdin_bytes()) if ref.path is None else str(ref.path)
-            for ref in refs
-        ]
-        report = verify_chain(
-            sources,
-            recipe,
-            expected_head=expect_head,
-            expected_count=expect_count,
-            checkpoint=_read_bytes(checkpoint, "the checkpoint") if checkpoint else None,
-            checkpoint_key=_read_bytes(pubkey, "the public key") if pubkey else None,
-        )
-        reports = [(", ".join(paths), report)]
-    else:
+    color = use_color(no_color, os.environ)
+    anchors = [p for p in (checkpoint, pubkey, key_file) if p is not None]
+    if not paths:
         if expect_head is not None or expect_count is not None or checkpoint:
             raise UsageError("anchors apply to files, not to --db", "verify the exported files")
-        reports = _verify_db(db, recipe)
-    _write(reports, output_format, output, use_color(no_color, os.environ), keep=read)
+        _verify_db(
+            db,
+            recipe,
+            lambda reports, keep: _report(reports, output_format, output, color, [*keep, *anchors]),
+        )
+        return
+    refs = expand(paths)
+    sources: list[str | NamedStream] = [
+        NamedStream("<stdin>", stdin_bytes()) if ref.path is None else str(ref.path) for ref in refs
+    ]
+    report = verify_chain(
+        sources,
+        recipe,
+        expected_head=expect_head,
+        expected_count=expect_count,
+        checkpoint=_read_bytes(checkpoint, "the checkpoint") if checkpoint else None,
+        checkpoint_key=_read_bytes(pubkey, "the public key") if pubkey else None,
+    )
+    read = [ref.path for ref in refs if ref.path is not None]
+    _report([(", ".join(paths), report)], output_format, output, color, [*read, *anchors])
+
+
+def _report(
+    reports: list[tuple[str, ChainReport]],
+    output_format: OutputFormat,
+    output: Path | None,
+    color: bool,
+    keep: list[Path],
+) -> None:
+    """Write the reports; raise ProblemFound when a chain has defects."""
+    _write(reports, output_format, output, color, keep)
     broken = [label for label, report in reports if not report.intact]
     checked = sum(report.events for _, report in reports)
     if broken:
@@ -167,7 +183,14 @@ def verify_command(
     diagnostics.note(f"chain intact: {checked:,} events checked")
 
 
-def _verify_db(db: Path | None, recipe: AuditChainRecipe) -> list[tuple[str, ChainReport]]:
+def _verify_db(
+    db: Path | None,
+    recipe: AuditChainRecipe,
+    report: Callable[[list[tuple[str, ChainReport]], list[Path]], None],
+) -> None:
+    """Verify the chained sources of the --db database and ``report`` them (with the
+    files no output may overwrite), inside its access-log row, which so records the
+    exit code the report ends with."""
     from dataclasses import replace
 
     from auditcli.chains import verify_stored
@@ -178,15 +201,15 @@ def _verify_db(db: Path | None, recipe: AuditChainRecipe) -> list[tuple[str, Cha
     try:
         with access_recorded(store, "verify") as tally:
             results = verify_stored(store, lambda start: replace(recipe, genesis_hash=start))
-            tally.rows = sum(report.events for _, report, _ in results)
+            tally.rows = sum(found.events for _, found, _ in results)
+            if not results:
+                raise UsageError(
+                    "no loaded source carries a hash chain",
+                    f"chained events have {recipe.hash_field!r} and {recipe.prev_field!r} members",
+                )
+            report([(name, found) for name, found, _ in results], store.own_files())
     finally:
         store.close()
-    if not results:
-        raise UsageError(
-            "no loaded source carries a hash chain",
-            f"chained events have {recipe.hash_field!r} and {recipe.prev_field!r} members",
-        )
-    return [(name, report) for name, report, _ in results]
 
 
 def _write(
@@ -254,6 +277,8 @@ def seal_command(
             raise InputError(f"{item}: is a directory", "seal takes files, in the order given")
         if not Path(item).exists():  # a pipe (<(...)) is read like a file
             raise InputError(f"{item}: no such file")
+    read = [Path(item) for item in inputs if item != STDIN]
+    refuse_to_overwrite(output, [*read, *(p for p in (key_file, sign_key) if p is not None)])
     result = seal(sources, output, recipe)
     diagnostics.note(f"sealed {result.events:,} events into {output}; head {result.head}")
     if checkpoint and private_key is not None:

@@ -179,7 +179,7 @@ def _verify(store: Store, output_format: OutputFormat, output: Path | None, colo
     reader = pa.RecordBatchReader.from_batches(
         schema, pa.Table.from_pylist(rows, schema=schema).to_batches()
     )
-    with output_stream(output) as stream:
+    with output_stream(output, store.own_files()) as stream:
         console = console_for(stream, color) if output_format is OutputFormat.TABLE else None
         write_rows(reader, output_format, stream, RenderOptions(), console=console, noun="defects")
     first = report.findings[0]
