@@ -47,13 +47,9 @@ class Privacy:
     pseudonymize: bool
     key_file: Path | None
     """``--pseudonym-key``: used instead of the database's or the user's key."""
-
-    @property
-    def mask_detectors(self) -> DetectorSet:
-        """The detectors that mask the access log's command lines (always on)."""
-        from auditcli.privacy.secrets import DEFAULT
-
-        return self.detectors if self.detectors is not None else DEFAULT
+    mask_detectors: DetectorSet | None = None
+    """The detectors that mask the access log's command lines, always on whatever the
+    run shows (``Policy.record_detectors``); None: the built-in ones."""
 
 
 def privacy_for(
@@ -72,6 +68,7 @@ def privacy_for(
         detectors=None if unsafe_show_secrets else settings.detectors(),
         pseudonymize=settings.pseudonymize if pseudonymize is None else pseudonymize,
         key_file=pseudonym_key,
+        mask_detectors=settings.record_detectors(),
     )
 
 
@@ -174,7 +171,8 @@ def access_recorded(
         yield tally
         return
     started = now()
-    detectors = privacy.mask_detectors if privacy is not None else DEFAULT
+    detectors = privacy.mask_detectors if privacy is not None else None
+    detectors = detectors if detectors is not None else DEFAULT
 
     def record(exit_code: int) -> None:
         store.release()  # an output that failed may have left its result unread

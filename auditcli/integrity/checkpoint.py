@@ -97,9 +97,9 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
 
 def check_name(name: str) -> None:
     """Refuse a key name that a signed note cannot carry."""
-    if not _NAME.fullmatch(name):
+    if not _NAME.fullmatch(name) or not name.isprintable():  # controls, undecodable bytes
         raise UsageError(
-            f"key name {name!r} must be non-empty, without spaces or '+'",
+            f"key name {name!r} must be non-empty, printable UTF-8, without spaces or '+'",
             "use a schema-less URL such as example.com/audit",
         )
 

@@ -57,6 +57,13 @@ class Policy:
         enabled = [d for d in DEFAULT_DETECTORS if d.name not in self.disabled_detectors]
         return DetectorSet([*self.extra_detectors, *enabled])
 
+    def record_detectors(self) -> DetectorSet:
+        """The detectors that mask what the access log keeps: every built-in one and the
+        extra ones. What a run may show is not what a permanent record may hold."""
+        if not self.extra_detectors:
+            return DEFAULT
+        return DetectorSet([*self.extra_detectors, *DEFAULT_DETECTORS])
+
 
 def find_policy(start: Path) -> Path | None:
     """The nearest ``.auditcli.toml`` in ``start`` or one of its parents, if any."""

@@ -127,8 +127,11 @@ def test_malformed_notes_are_refused(keys: tuple[Any, Any, bytes], note: bytes) 
         verify_checkpoint(note, keys[1])
 
 
-def test_key_names_with_spaces_are_refused(keys: tuple[Any, Any, bytes]) -> None:
-    bad = Checkpoint("a b", 1, "00" * 32, "sha256", "2026-01-01T00:00:00Z")
+@pytest.mark.parametrize("name", ["a b", "a+b", "", "a\x01b", "a\x7fb", "a\udcffb"])
+def test_key_names_a_note_cannot_carry_are_refused(keys: tuple[Any, Any, bytes], name: str) -> None:
+    """A control character was sealed, then refused by verify; bytes that are not UTF-8
+    were an internal error once the sealed output had been written."""
+    bad = Checkpoint(name, 1, "00" * 32, "sha256", "2026-01-01T00:00:00Z")
     with pytest.raises(UsageError):
         sign_checkpoint(bad, keys[0])
 

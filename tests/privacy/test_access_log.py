@@ -143,6 +143,20 @@ def test_secrets_on_the_command_line_are_masked_before_they_are_stored(run: Run,
     assert JWT not in stored and "<redacted:jwt>" in stored
 
 
+def test_a_policy_that_turns_a_detector_off_still_masks_the_record(
+    run: Run, db: Path, tmp_path: Path
+) -> None:
+    """What a run may show is not what the permanent record may hold: a policy turning
+    jwt off let the access log keep the token in clear."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[secrets]\ndisabled = ["jwt"]\n')
+    args = ("--db", db, "--at", "2026-03-12T14:00Z", "--request-id", JWT, "--policy", policy)
+    assert run("timeline", *args).exit_code == 0
+    stored = entries(db)[-1]["command_line"]
+    assert isinstance(stored, str)
+    assert JWT not in stored and "<redacted:jwt>" in stored
+
+
 def test_a_failed_command_is_recorded_with_its_exit_code(run: Run, db: Path) -> None:
     result = run("timeline", "--db", db, "--around", "no-such-event", "-f", "jsonl")
     assert result.exit_code != 0
