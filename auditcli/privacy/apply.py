@@ -192,9 +192,12 @@ class OutputPrivacy:
         if not pseudonymise and not (flags and any(flags)):
             return column
         texts: list[str] = values.to_pylist()
+        # A token stands for the whole value, and reveals none of it: made from the
+        # value as it is, it is the one reveal and the filters give for that value.
+        whole = pseudonymise and name in TOKEN_COLUMNS
         safe = []
         for index, text in enumerate(texts):
-            if flags is not None and flags[index]:
+            if flags is not None and flags[index] and not whole:
                 assert self.detectors is not None
                 text = mask_text(text, self.detectors)
             if pseudonymise:

@@ -173,6 +173,15 @@ def test_identity_columns_become_tokens_and_free_text_loses_personal_data() -> N
     assert safe["action"] == ["login"] * 3
 
 
+def test_a_token_is_made_from_the_value_as_it_is_even_one_holding_a_secret() -> None:
+    """Made from the masked text, it was a token that reveal and the filters, which
+    work on real values, could never resolve."""
+    rows = batch(actor=["svc password=hunter2"], resource=["db password=hunter2"])
+    safe = PSEUDONYMISE.batch(rows).to_pydict()
+    assert safe["actor"] == [PSEUDONYMS.token("user", "svc password=hunter2")]
+    assert safe["resource"] == ["db password=<redacted:password>"]  # free text: masked
+
+
 def test_raw_json_gets_the_same_tokens_as_the_columns() -> None:
     raw = orjson.dumps(
         {
