@@ -164,6 +164,20 @@ def test_seal_writes_into_a_pipe_and_reads_from_one(
     assert [orjson.loads(line)["seq"] for line in received[0].splitlines()] == [1, 2, 3]
 
 
+@pytest.mark.skipif(not Path("/dev/stdout").exists(), reason="needs /dev/stdout")
+def test_seal_writes_to_dev_stdout_when_it_is_a_pipe(write_log: WriteLog) -> None:
+    """/dev/stdout resolves to a pipe's name, not a path: seal made a temporary file
+    beside that name, and failed (exit 3)."""
+    plain = write_log("p.jsonl", [event(id=f"e{i}") for i in range(3)])
+    done = subprocess.run(
+        [sys.executable, "-m", "auditcli", "seal", str(plain), "-o", "/dev/stdout"],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [orjson.loads(line)["seq"] for line in done.stdout.splitlines()] == [1, 2, 3]
+
+
 def test_a_value_seal_cannot_write_canonically_is_named_by_file_and_line(
     run: Run, write_log: WriteLog, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -111,13 +112,17 @@ def _write_lines(lines: Iterable[bytes], output: str | os.PathLike[str] | Binary
         output.writelines(lines)
         return
     gzipped = str(output).endswith(".gz")
-    path = Path(os.path.realpath(output))
-    if path.is_dir():
+    try:
+        found = os.stat(output)  # through links: /dev/stdout is a link to a pipe's name
+    except OSError:
+        found = None
+    if found is not None and stat.S_ISDIR(found.st_mode):
         raise UsageError(f"{output}: cannot write: is a directory")
-    if path.exists() and not path.is_file():
-        with _writing(output), open(path, "wb") as into:
-            _write_to(into, lines, gzipped, path.name)
+    if found is not None and not stat.S_ISREG(found.st_mode):  # a pipe or a device
+        with _writing(output), open(output, "wb") as into:
+            _write_to(into, lines, gzipped, Path(output).name)
         return
+    path = Path(os.path.realpath(output))
     with _writing(output):
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
