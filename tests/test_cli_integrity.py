@@ -230,6 +230,10 @@ def test_keygen_refuses_to_overwrite(run: Run, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "already exists" in result.stderr
     assert (tmp_path / "k.pem").read_text() == "keep me"
+    (tmp_path / "only.pub").write_text("keep me too")  # a half pair is left behind no more
+    result = run("keygen", tmp_path / "new.pem", tmp_path / "only.pub")
+    assert result.exit_code == 2 and not (tmp_path / "new.pem").exists()
+    assert (tmp_path / "only.pub").read_text() == "keep me too"
 
 
 @pytest.mark.parametrize(

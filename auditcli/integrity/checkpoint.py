@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import os
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -137,17 +138,28 @@ def keygen(private_path: str | os.PathLike[str], public_path: str | os.PathLike[
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    for path, data, mode in ((private_path, private_pem, 0o600), (public_path, public_pem, 0o644)):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        except FileExistsError as e:
-            raise UsageError(
-                f"{os.fspath(path)} already exists", "choose another path or remove it first"
-            ) from e
-        except OSError as e:
-            raise InputError(f"cannot write: {e.strerror}", path=os.fspath(path)) from e
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+    written: list[str | os.PathLike[str]] = []
+    try:
+        for path, data, mode in (
+            (private_path, private_pem, 0o600),
+            (public_path, public_pem, 0o644),
+        ):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except FileExistsError as e:
+                raise UsageError(
+                    f"{os.fspath(path)} already exists", "choose another path or remove it first"
+                ) from e
+            except OSError as e:
+                raise InputError(f"cannot write: {e.strerror}", path=os.fspath(path)) from e
+            written.append(path)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+    except BaseException:  # a half pair is no pair: the private key goes too
+        for path in written:
+            with suppress(OSError):
+                os.unlink(path)
+        raise
     return public_pem.decode("ascii")
 
 
