@@ -168,14 +168,14 @@ def _verify(store: Store, output_format: OutputFormat, output: Path | None, colo
     rows = [
         {
             "kind": finding.kind.value,
-            "seq": str(finding.seq if finding.seq is not None else finding.line),
+            "seq": finding.seq if finding.seq is not None else finding.line,
             "message": finding.message,
             "expected": finding.expected,
             "computed": finding.computed,
         }
         for finding in report.findings
     ]
-    schema = pa.schema([(name, pa.string()) for name in names])
+    schema = pa.schema([(name, pa.int64() if name == "seq" else pa.string()) for name in names])
     reader = pa.RecordBatchReader.from_batches(
         schema, pa.Table.from_pylist(rows, schema=schema).to_batches()
     )

@@ -198,7 +198,7 @@ def test_tampering_with_a_row_is_detected(run: Run, db: Path) -> None:
     result = run("access-log", "--db", db, "--verify", "-f", "jsonl")
     assert result.exit_code == 1
     findings = [orjson.loads(line) for line in result.stdout.splitlines()]
-    assert findings[0]["kind"] == FindingKind.MODIFIED and findings[0]["seq"] == "2"
+    assert findings[0]["kind"] == FindingKind.MODIFIED and findings[0]["seq"] == 2
     assert "access log chain broken" in result.stderr and "entry 2" in result.stderr
     assert entries(db)[-1]["exit_code"] == 1
 
