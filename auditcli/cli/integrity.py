@@ -175,7 +175,17 @@ def _report(
     keep: list[Path],
 ) -> None:
     """Write the reports; raise ProblemFound when a chain has defects."""
-    _write(reports, output_format, output, color, keep)
+    from auditcli.render import verify as render_verify
+
+    with output_stream(output, keep) as stream:
+        if output_format is OutputFormat.TABLE:
+            console = console_for(stream, color)
+            for index, (label, report) in enumerate(reports):
+                if index:
+                    console.print()
+                render_verify.write_table(report, label, console)
+        else:
+            render_verify.write_json(reports, stream, lines=output_format is OutputFormat.JSONL)
     broken = [label for label, report in reports if not report.intact]
     checked = sum(report.events for _, report in reports)
     if broken:
@@ -210,26 +220,6 @@ def _verify_db(
             report([(name, found) for name, found, _ in results], store.own_files())
     finally:
         store.close()
-
-
-def _write(
-    reports: list[tuple[str, ChainReport]],
-    output_format: OutputFormat,
-    output: Path | None,
-    color: bool,
-    keep: list[Path],
-) -> None:
-    from auditcli.render import verify as render_verify
-
-    with output_stream(output, keep) as stream:
-        if output_format is OutputFormat.TABLE:
-            console = console_for(stream, color)
-            for index, (label, report) in enumerate(reports):
-                if index:
-                    console.print()
-                render_verify.write_table(report, label, console)
-        else:
-            render_verify.write_json(reports, stream, lines=output_format is OutputFormat.JSONL)
 
 
 @app.command("seal")
