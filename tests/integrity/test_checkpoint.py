@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from auditcli.errors import UsageError
+from auditcli.integrity import NamedStream, verify_chain
 from auditcli.integrity.checkpoint import (
     Checkpoint,
     CheckpointFormatError,
@@ -158,6 +160,27 @@ def test_an_empty_chain_holds_against_its_own_checkpoint(
     assert report.intact and kit.kinds(report) == []
     assert kit.verify_lines([], expected_head="0" * 64).intact
     assert kit.kinds(kit.verify_lines([], expected_head="a" * 64)) == [("head_mismatch", 1)]
+
+
+def test_a_last_line_cut_short_is_one_finding_with_a_count_that_it_explains(
+    kit: Any, keys: tuple[Any, Any, bytes]
+) -> None:
+    """The cut line was reported, and the count then reported it again as missing."""
+    private, _, public_pem = keys
+    events = kit.chain(20)
+    data = b"\n".join(kit.lines_of(events))[:-40]  # the file ends inside its last line
+
+    def verified(**anchors: Any) -> list[tuple[str, int]]:
+        kinds: list[tuple[str, int]] = kit.kinds(
+            verify_chain([NamedStream("log.jsonl", io.BytesIO(data))], **anchors)
+        )
+        return kinds
+
+    note = sign_checkpoint(_checkpoint(20, events[-1]["hash"]), private)
+    assert verified(expected_count=20) == [("truncated", 20)]
+    assert verified(checkpoint=note, checkpoint_key=public_pem) == [("truncated", 20)]
+    more = verified(expected_count=22)  # two more are missing beyond it
+    assert more == [("truncated", 20), ("truncated", 19)]
 
 
 @pytest.mark.parametrize(
