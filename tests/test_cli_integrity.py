@@ -178,6 +178,21 @@ def test_seal_writes_to_dev_stdout_when_it_is_a_pipe(write_log: WriteLog) -> Non
     assert [orjson.loads(line)["seq"] for line in done.stdout.splitlines()] == [1, 2, 3]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX FIFOs")
+def test_verify_reads_a_pipe_given_as_a_path(run: Run, sealed: Path, tmp_path: Path) -> None:
+    """verify <(...) was refused as not a regular file, though seal reads one."""
+    import threading
+
+    pipe = tmp_path / "sealed.fifo"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_bytes(sealed.read_bytes()), daemon=True)
+    writer.start()
+    result = run("verify", pipe, "-f", "json")
+    writer.join(10)
+    assert result.exit_code == 0, result.stderr
+    assert (report(result)["intact"], report(result)["events"]) == (True, 20)
+
+
 def test_a_value_seal_cannot_write_canonically_is_named_by_file_and_line(
     run: Run, write_log: WriteLog, tmp_path: Path
 ) -> None:

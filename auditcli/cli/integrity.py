@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -126,7 +127,7 @@ def verify_command(
     Without --expect-head/--expect-count or --checkpoint the end of the chain is
     unanchored: a truncated tail cannot be told from a complete one.
     """
-    from auditcli.ingest.sources import expand, stdin_bytes
+    from auditcli.ingest.sources import expand, is_pipe, stdin_bytes
     from auditcli.integrity import NamedStream, verify_chain
 
     recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
@@ -151,19 +152,27 @@ def verify_command(
             lambda reports, keep: _report(reports, output_format, output, color, [*keep, *anchors]),
         )
         return
-    refs = expand(paths)
-    sources: list[str | NamedStream] = [
-        NamedStream("<stdin>", stdin_bytes()) if ref.path is None else str(ref.path) for ref in refs
-    ]
-    report = verify_chain(
-        sources,
-        recipe,
-        expected_head=expect_head,
-        expected_count=expect_count,
-        checkpoint=_read_bytes(checkpoint, "the checkpoint") if checkpoint else None,
-        checkpoint_key=_read_bytes(pubkey, "the public key") if pubkey else None,
-    )
-    read = [ref.path for ref in refs if ref.path is not None]
+    sources: list[str | NamedStream] = []
+    read: list[Path] = []
+    with ExitStack() as pipes:
+        for given in paths:
+            if is_pipe(given):  # <(...): read once, as a stream
+                sources.append(NamedStream(given, pipes.enter_context(open(given, "rb"))))
+                continue
+            for ref in expand([given]):
+                if ref.path is None:
+                    sources.append(NamedStream("<stdin>", stdin_bytes()))
+                else:
+                    sources.append(str(ref.path))
+                    read.append(ref.path)
+        report = verify_chain(
+            sources,
+            recipe,
+            expected_head=expect_head,
+            expected_count=expect_count,
+            checkpoint=_read_bytes(checkpoint, "the checkpoint") if checkpoint else None,
+            checkpoint_key=_read_bytes(pubkey, "the public key") if pubkey else None,
+        )
     _report([(", ".join(paths), report)], output_format, output, color, [*read, *anchors])
 
 

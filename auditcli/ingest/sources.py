@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -56,6 +57,18 @@ def expand(paths: Sequence[str]) -> list[SourceRef]:
         except OSError as e:  # a name too long, a loop of links, no permission
             raise InputError(f"{os_text(given)}: cannot read: {e.strerror or e}") from e
     return refs
+
+
+def is_pipe(given: str) -> bool:
+    """True when ``given`` names a pipe or a device (``<(...)``, ``/dev/stdin``): a
+    stream to read once, not a file."""
+    if given == STDIN:
+        return False
+    try:
+        mode = os.stat(given).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 def _refs_at(given: str) -> list[SourceRef]:
