@@ -48,6 +48,11 @@ class JsonSyntaxError(InputError):
     """A text is not JSON."""
 
 
+class DuplicateNameError(JsonSyntaxError):
+    """JSON text that parses, but names a member twice in one object: complete, so a
+    last line like that is malformed, not cut short."""
+
+
 # --- RFC 8785 section 3.2.2.3: numbers are ECMAScript doubles --------------------------
 
 
@@ -333,7 +338,7 @@ def _check_unique_names(text: bytes | str, parsed: Any) -> None:
         seen: set[str] = set()
         for name, _ in pairs:
             if name in seen:
-                raise JsonSyntaxError(
+                raise DuplicateNameError(
                     f"member {name!r} appears twice in one object (RFC 8785 needs unique names)"
                 )
             seen.add(name)

@@ -19,7 +19,7 @@ from typing import Any, cast, overload
 import orjson
 
 from auditcli.errors import InputError
-from auditcli.integrity.canonical import JsonSyntaxError, parse_json
+from auditcli.integrity.canonical import DuplicateNameError, JsonSyntaxError, parse_json
 from auditcli.integrity.recipe import ChainRecipe, ExaminedMany
 from auditcli.integrity.sources import split_block
 
@@ -167,7 +167,8 @@ def _record(
     try:
         event = parse_json(raw)
     except JsonSyntaxError as e:
-        state = LineState.INCOMPLETE if cut_short else LineState.UNUSABLE
+        incomplete = cut_short and not isinstance(e, DuplicateNameError)
+        state = LineState.INCOMPLETE if incomplete else LineState.UNUSABLE
         return Record(file, line, state, problem=e.message)
     except InputError as e:
         return Record(file, line, LineState.UNUSABLE, problem=e.message)

@@ -165,6 +165,10 @@ def test_a_member_written_twice_is_malformed_though_the_hash_matches(kit: Any, w
     report = kit.verify_lines(lines)
     assert kit.kinds(report) == [("malformed", 7)]
     assert "appears twice" in report.findings[0].message
+    # the same as the file's last line, without its newline: complete, not cut short
+    data = b"\n".join(lines[:7])
+    last = verify_chain([NamedStream("log.jsonl", io.BytesIO(data))])
+    assert kit.kinds(last) == [("malformed", 7)]
 
 
 def test_files_given_out_of_order_are_named_in_the_order_that_links(kit: Any) -> None:
