@@ -98,9 +98,11 @@ def _int64(numbers: array[int]) -> pa.Array:
 
 
 def _tail_digest(descriptor: int, end: int) -> str:
-    """SHA-256 (hex) of the ``TAIL_BYTES`` before ``end``, the header excluded."""
+    """``end`` and the SHA-256 (hex) of the ``TAIL_BYTES`` before it, the header
+    excluded: ``"<end>:<hex>"``, so that a digest left by an auditcli that knew it and
+    an end moved since by one that did not (which writes no digest) are told apart."""
     start = max(HEADER_SIZE, end - TAIL_BYTES)
-    return hashlib.sha256(_read_at(descriptor, end - start, start)).hexdigest()
+    return f"{end}:{hashlib.sha256(_read_at(descriptor, end - start, start)).hexdigest()}"
 
 
 def texts_path(database: str | Path) -> Path:
@@ -417,7 +419,11 @@ class FileTexts:
         size = os.fstat(descriptor).st_size
         if size < self.committed_end:
             raise self._damaged(f"it ends at byte {size}, before {self.committed_end}")
-        if self.tail is not None and _tail_digest(descriptor, self.committed_end) != self.tail:
+        if (
+            self.tail is not None
+            and self.tail.startswith(f"{self.committed_end}:")
+            and _tail_digest(descriptor, self.committed_end) != self.tail
+        ):
             raise StoreError(
                 f"{self.path} does not hold this database's texts: its last texts differ",
                 "a copy of the database keeps its own .raw file: use the one made with it",

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -28,6 +28,9 @@ from auditcli.rawtexts import (
     texts_path,
 )
 from auditcli.schema import ALL_DDL, RAW, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from auditcli.ingest.sources import Evidence
 
 MEMORY = ":memory:"
 #: DuckDB's buffer pool for database files (it spills beyond it).
@@ -394,13 +397,17 @@ class Store:
             reader.close()
         self._reading = None
 
-    def own_files(self) -> list[Path]:
-        """The files this store is made of (database, texts, WAL) and those its
-        sources were loaded from, as named: what no output may overwrite."""
-        files = [] if self.in_memory else [Path(self.path), texts_path(self.path)]
-        files += [Path(f"{self.path}.wal")] if files else []
-        names = self.fetchall("SELECT DISTINCT source_file FROM sources")
-        return files + [Path(name) for (name,) in names]
+    def own_files(self) -> Evidence:
+        """The files this store is made of (database, texts, WAL), and the bytes of
+        those its sources were loaded from: what no output may overwrite."""
+        from auditcli.ingest.sources import Evidence
+
+        paths = [] if self.in_memory else [Path(self.path), texts_path(self.path)]
+        paths += [Path(f"{self.path}.wal")] if paths else []
+        rows = self.fetchall(
+            "SELECT size_bytes, file_sha256 FROM sources WHERE file_sha256 IS NOT NULL"
+        )
+        return Evidence(tuple(paths), frozenset((int(size), str(sha)) for size, sha in rows))
 
     def close(self) -> None:
         """Close the connection and the texts file; safe to call twice."""

@@ -325,6 +325,16 @@ def test_output_never_overwrites_the_case_or_the_evidence_it_reads(
     assert source.read_bytes() == before and sealed.read_bytes() == chained
     assert run("filter", "--db", loaded, "--fields", "actor", "-f", "csv").stdout.count("\n") == 4
     assert run("filter", "--db", loaded, "-o", tmp_path / "out.csv").exit_code == 0
+    # a loaded log is known by its bytes, wherever it is now and whatever it is called
+    moved = tmp_path / "elsewhere" / "renamed.jsonl"
+    moved.parent.mkdir()
+    moved.write_bytes(before)
+    assert run("filter", "--db", loaded, "-o", moved).exit_code == 2
+    assert run("filter", source, moved, "-o", moved).exit_code == 2  # skipped, same bytes
+    assert moved.read_bytes() == before
+    unrelated = tmp_path / "elsewhere" / "a.jsonl"  # the loaded file's name, other bytes
+    unrelated.write_bytes(b"notes\n")
+    assert run("filter", "--db", loaded, "-o", unrelated).exit_code == 0
 
 
 def test_table_shows_at_most_100_rows_and_says_so(
@@ -545,6 +555,21 @@ def test_output_cut_short_by_a_full_disk_is_exit_3_and_one_line(
         )
     assert done.returncode == 3, done.stderr
     assert done.stderr == "auditcli: error: cannot write standard output: File too large\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file descriptors")
+def test_a_closed_stdout_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    done = subprocess.run(
+        _cli("filter", str(SAMPLE_LOGS / "identity.jsonl"), "-f", "jsonl"),
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: os.close(1),  # in the child, before exec
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr == "auditcli: error: cannot write standard output: it is closed\n"
 
 
 def test_events_tied_on_time_and_id_come_out_in_file_order(run: Run, write_log: WriteLog) -> None:

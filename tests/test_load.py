@@ -352,3 +352,20 @@ def test_a_lone_surrogate_escape_does_not_hide_an_event_among_the_rejects(
         else:
             assert rows == [("mallory", 1)] and raws == [lines[0].decode()]
         store.close()
+
+
+def test_a_format_is_detected_from_records_holding_a_lone_surrogate(write_log: WriteLog) -> None:
+    """The sample read them with orjson, which refuses them: a file of such records
+    was mapped as generic JSON, and lost its actor."""
+    record = (
+        b'{"eventVersion":"1.08","eventTime":"2026-03-12T10:00:00Z",'
+        b'"eventSource":"iam.amazonaws.com","eventName":"CreateUser",'
+        b'"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/alice"},'
+        b'"requestParameters":{"userName":"x\\ud800"}}'
+    )
+    store = Store.open(":memory:")
+    load(store, expand([str(write_log("one.jsonl", record + b"\n"))]))
+    assert store.fetchall("SELECT actor, source_format FROM events") == [
+        ("arn:aws:iam::1:user/alice", "cloudtrail")
+    ]
+    store.close()

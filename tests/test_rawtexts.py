@@ -304,6 +304,24 @@ def test_the_texts_of_a_copy_of_the_database_are_refused(
     assert sorted(orjson.loads(t)["id"] for t in _raws(run, one)) == ["a1", "s1"]
 
 
+def test_texts_an_older_auditcli_appended_after_the_last_digest_are_still_read(
+    run: Run, write_log: Callable[..., Path], tmp_path: Path
+) -> None:
+    """An older auditcli moves raw_end on but writes no digest: the digest left from
+    before then describes another end, and must not shut the case out."""
+    db = tmp_path / "case.duckdb"
+    assert _loaded(run, db, write_log("a.jsonl", [event(id="a1")])).exit_code == 0
+    store = Store.open(db, must_exist=True)
+    earlier = store.scalar("SELECT value FROM meta WHERE key = 'raw_tail'")
+    store.close()
+    assert _loaded(run, db, write_log("b.jsonl", [event(id="b1")])).exit_code == 0
+    store = Store.open(db, must_exist=True)
+    store.execute("UPDATE meta SET value = ? WHERE key = 'raw_tail'", [earlier])  # as if
+    store.close()
+    assert sorted(orjson.loads(t)["id"] for t in _raws(run, db)) == ["a1", "b1"]
+    assert _loaded(run, db, write_log("c.jsonl", [event(id="c1")])).exit_code == 0
+
+
 def test_a_cut_texts_file_is_reported_as_damaged(
     run: Run, write_log: Callable[..., Path], tmp_path: Path
 ) -> None:

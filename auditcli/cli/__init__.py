@@ -103,6 +103,8 @@ def _flushed(code: int | None) -> int | None:
     disk) is let go of, so the interpreter's last flush cannot fail again and end
     the process with its own message and code 120; unwritten output after success
     is an error of its own."""
+    if sys.stdout is None:  # started without one
+        return code
     try:
         sys.stdout.flush()
         return code

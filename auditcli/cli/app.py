@@ -11,11 +11,11 @@ import errno
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
 
 import typer
 
@@ -23,6 +23,9 @@ from auditcli import diagnostics
 from auditcli.diagnostics import EXIT_CODES_HELP, ExitCode
 from auditcli.errors import AuditCliError, OutputError, UsageError, is_interruption
 from auditcli.render import OutputFormat
+
+if TYPE_CHECKING:
+    from auditcli.ingest.sources import Evidence
 
 app = typer.Typer(
     name="auditcli",
@@ -215,13 +218,15 @@ def format_for(requested: OutputFormat | None, output: Path | None) -> OutputFor
 
 
 @contextmanager
-def output_stream(output: Path | None, keep: Iterable[Path] = ()) -> Iterator[BinaryIO]:
+def output_stream(output: Path | None, keep: Evidence | None = None) -> Iterator[BinaryIO]:
     """stdout, or ``output`` opened for writing; flushed on the way out, so a write
     that fails (a full disk, an I/O error) is an ``OutputError`` here, not later.
 
-    ``output`` must not be one of the files in ``keep`` (the evidence read, a
-    database), nor any auditcli database or texts file: opening it would empty it."""
+    ``output`` must not be one of the files ``keep`` holds (the evidence read, a
+    case's), nor any auditcli database or texts file: opening it would empty it."""
     if output is None:
+        if sys.stdout is None:  # started with it closed (>&-)
+            raise OutputError("cannot write standard output: it is closed")
         with _written("standard output"):
             yield sys.stdout.buffer
             sys.stdout.flush()  # tables go through the text layer
@@ -240,7 +245,7 @@ def output_stream(output: Path | None, keep: Iterable[Path] = ()) -> Iterator[Bi
 _DUCKDB_MAGIC = b"DUCK"
 
 
-def refuse_to_overwrite(output: Path, keep: Iterable[Path]) -> None:
+def refuse_to_overwrite(output: Path, keep: Evidence | None) -> None:
     """A usage error when writing ``output`` would destroy evidence or a case."""
     from auditcli.rawtexts import MAGIC
 
@@ -249,12 +254,12 @@ def refuse_to_overwrite(output: Path, keep: Iterable[Path]) -> None:
             return  # a new file, a pipe or a device
         with open(output, "rb") as existing:
             head = existing.read(len(MAGIC))
-        kept = next((k for k in keep if k.exists() and output.samefile(k)), None)
+        kept = keep is not None and keep.holds(output)
     except OSError:
         return  # opening it for writing reports what is wrong
     what = (
         "a file this run reads or its case holds"
-        if kept is not None
+        if kept
         else "a DuckDB database"
         if head[8:12] == _DUCKDB_MAGIC
         else "an auditcli texts file"

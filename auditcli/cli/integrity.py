@@ -32,6 +32,7 @@ from auditcli.integrity.digests import DigestAlgorithm
 from auditcli.render import OutputFormat
 
 if TYPE_CHECKING:  # the integrity code is imported by the commands that run it
+    from auditcli.ingest.sources import Evidence
     from auditcli.integrity import AuditChainRecipe, ChainReport, NamedStream
 
 
@@ -127,7 +128,7 @@ def verify_command(
     Without --expect-head/--expect-count or --checkpoint the end of the chain is
     unanchored: a truncated tail cannot be told from a complete one.
     """
-    from auditcli.ingest.sources import expand, is_pipe, stdin_bytes
+    from auditcli.ingest.sources import Evidence, expand, is_pipe, stdin_bytes
     from auditcli.integrity import NamedStream, verify_chain
 
     recipe = _recipe(algorithm, key_file, hash_field, prev_field, seq_field, genesis)
@@ -142,14 +143,16 @@ def verify_command(
             "give chained exports (auditcli verify FILE...), or --db FILE for loaded ones",
         )
     color = use_color(no_color, os.environ)
-    anchors = [p for p in (checkpoint, pubkey, key_file) if p is not None]
+    anchors = (checkpoint, pubkey, key_file)
     if not paths:
         if expect_head is not None or expect_count is not None or checkpoint:
             raise UsageError("anchors apply to files, not to --db", "verify the exported files")
         _verify_db(
             db,
             recipe,
-            lambda reports, keep: _report(reports, output_format, output, color, [*keep, *anchors]),
+            lambda reports, case: _report(
+                reports, output_format, output, color, case.with_paths(*anchors)
+            ),
         )
         return
     sources: list[str | NamedStream] = []
@@ -173,7 +176,8 @@ def verify_command(
             checkpoint=_read_bytes(checkpoint, "the checkpoint") if checkpoint else None,
             checkpoint_key=_read_bytes(pubkey, "the public key") if pubkey else None,
         )
-    _report([(", ".join(paths), report)], output_format, output, color, [*read, *anchors])
+    keep = Evidence().with_paths(*read, *anchors)
+    _report([(", ".join(paths), report)], output_format, output, color, keep)
 
 
 def _report(
@@ -181,7 +185,7 @@ def _report(
     output_format: OutputFormat,
     output: Path | None,
     color: bool,
-    keep: list[Path],
+    keep: Evidence,
 ) -> None:
     """Write the reports; raise ProblemFound when a chain has defects."""
     from auditcli.render import verify as render_verify
@@ -205,7 +209,7 @@ def _report(
 def _verify_db(
     db: Path | None,
     recipe: AuditChainRecipe,
-    report: Callable[[list[tuple[str, ChainReport]], list[Path]], None],
+    report: Callable[[list[tuple[str, ChainReport]], Evidence], None],
 ) -> None:
     """Verify the chained sources of the --db database and ``report`` them (with the
     files no output may overwrite), inside its access-log row, which so records the
@@ -252,7 +256,7 @@ def seal_command(
     debug: DebugOpt = False,
 ) -> None:
     """Add seq, prev_hash and hash to every event, so the export can be verified later."""
-    from auditcli.ingest.sources import STDIN, stdin_bytes
+    from auditcli.ingest.sources import STDIN, Evidence, stdin_bytes
     from auditcli.integrity import NamedStream
     from auditcli.integrity.seal import seal
 
@@ -277,7 +281,7 @@ def seal_command(
         if not Path(item).exists():  # a pipe (<(...)) is read like a file
             raise InputError(f"{item}: no such file")
     read = [Path(item) for item in inputs if item != STDIN]
-    refuse_to_overwrite(output, [*read, *(p for p in (key_file, sign_key) if p is not None)])
+    refuse_to_overwrite(output, Evidence().with_paths(*read, key_file, sign_key))
     result = seal(sources, output, recipe)
     diagnostics.note(f"sealed {result.events:,} events into {output}; head {result.head}")
     if checkpoint and private_key is not None:

@@ -36,6 +36,7 @@ from auditcli.cli.app import (
 from auditcli.cli.data import PathsArg, open_for_query
 
 if TYPE_CHECKING:
+    from auditcli.ingest.sources import Evidence
     from auditcli.timeline import SensitiveRule, Timeline
 
 from auditcli.errors import InputError, UsageError
@@ -241,7 +242,7 @@ def _write(
     limit: int | None,
     color: bool,
     options: RenderOptions,
-    keep: list[Path],
+    keep: Evidence,
 ) -> int:
     """Write the timeline; return how many rows were written."""
     if output_format not in _FOR_PEOPLE:

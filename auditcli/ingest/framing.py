@@ -450,7 +450,10 @@ def json_objects(texts: Iterable[str | bytes], limit: int) -> list[dict[str, Any
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError:
-            continue
+            try:  # a lone surrogate escape, which the load maps too (load.py)
+                parsed = json.loads(text)
+            except (ValueError, RecursionError):
+                continue
         if isinstance(parsed, dict):
             objects.append(parsed)
             if len(objects) >= limit:

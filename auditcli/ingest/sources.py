@@ -207,6 +207,27 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Files no output may overwrite: those named (read by the run, a case's own), and
+    any whose bytes were loaded into a case (by size and SHA-256, wherever it is now)."""
+
+    paths: tuple[Path, ...] = ()
+    loaded: frozenset[tuple[int, str]] = frozenset()
+
+    def with_paths(self, *paths: Path | None) -> Evidence:
+        return Evidence((*self.paths, *(p for p in paths if p is not None)), self.loaded)
+
+    def holds(self, file: Path) -> bool:
+        """True when the regular file ``file`` is one of these (OSError from looking)."""
+        if any(path.exists() and file.samefile(path) for path in self.paths):
+            return True
+        size = file.stat().st_size
+        if all(size != loaded_size for loaded_size, _ in self.loaded):
+            return False
+        return (size, hash_file(file)) in self.loaded
+
+
 def hash_file(path: Path) -> str:
     """SHA-256 of a file's stored bytes (used to skip a file that is already loaded)."""
     digest = hashlib.sha256()

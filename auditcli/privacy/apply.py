@@ -315,7 +315,7 @@ class OutputPrivacy:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError:
             return self._free_text(text, lookup)
-        if isinstance(parsed, dict) and any(isinstance(parsed.get(k), str) for k in CHAIN_LINKS):
+        if isinstance(parsed, dict) and all(isinstance(parsed.get(k), str) for k in CHAIN_LINKS):
             text = self._keyed_links(text, parsed)
         if "\\" not in text:
             # No escapes: every string reads as written, and no email, address or phone

@@ -218,6 +218,10 @@ def test_chain_links_are_keyed_alike_so_the_chain_shows_but_confirms_no_guess() 
     assert not any(link in text for text in safe["raw"] for link in (first, second))
     assert safe["hash"] == [PSEUDONYMS.chain_link(first), PSEUDONYMS.chain_link(second)]
     assert MASK_SECRETS.batch(batch(raw=raws, hash=[first, second])).to_pydict()["raw"] == raws
+    # an event that is no chain link (no prev_hash) keeps its own hash member
+    upload = orjson.dumps({"actor": "alice", "hash": "d41d8cd98f00b204e9800998ecf8427e"}).decode()
+    shown = orjson.loads(PSEUDONYMISE.batch(batch(raw=[upload])).column("raw")[0].as_py())
+    assert shown["hash"] == "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def test_raw_is_pseudonymised_with_the_events_own_names_even_when_not_known() -> None:
