@@ -201,6 +201,11 @@ def test_a_value_seal_cannot_write_canonically_is_named_by_file_and_line(
     assert result.exit_code == 3
     assert result.stderr.startswith(f"auditcli: error: {plain}:2: string holds a lone surrogate")
     assert not (tmp_path / "s.jsonl").exists()
+    # in an array, an element's 0-based position, not a line
+    array = write_log("a.json", b'[{"id": "e1"}, {"id": "e2", "x": "\\ud800"}]')
+    result = run("seal", array, "-o", tmp_path / "s.jsonl")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"auditcli: error: {array}: element 1: string holds a lone")
 
 
 def test_seal_refuses_an_integer_it_could_not_write_exactly(

@@ -50,6 +50,8 @@ class Batch:
     """The text parsed as JSON: ``raw``, with invalid UTF-8 replaced by U+FFFD."""
     line: pa.Array
     """1-based line for JSON lines, 0-based element index for arrays."""
+    elements: bool = False
+    """``line`` holds element indexes (an array or a wrapper's list), not lines."""
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -298,7 +300,7 @@ def _document_batches(document: _Document, chunk_bytes: int) -> Iterator[Batch]:
     for first in range(0, len(records), step):
         texts = pa.array(records[first : first + step], pa.string())
         index = pa.array(range(first, first + len(texts)), pa.int64())
-        yield Batch(texts, texts, index)
+        yield Batch(texts, texts, index, elements=True)
 
 
 def _line_batches(

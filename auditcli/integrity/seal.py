@@ -59,8 +59,22 @@ class SealResult:
         )
 
 
-def read_events(source: Source) -> Iterator[tuple[int, Any]]:
-    """(line or position, event) of every event in an export, in order.
+@dataclass(frozen=True)
+class _Place:
+    """Where an event is: a line, or an element of an array or a wrapper's list."""
+
+    name: str
+    where: int
+    element: bool
+
+    def error(self, message: str, hint: str | None = None) -> InputError:
+        if self.element:  # a 0-based position, which name:N would read as a line
+            return InputError(f"element {self.where}: {message}", hint, path=self.name)
+        return InputError(message, hint, path=self.name, line=self.where)
+
+
+def read_events(source: Source) -> Iterator[tuple[_Place, Any]]:
+    """(place, event) of every event in an export, in order.
 
     Inputs are framed as ``auditcli load`` frames them (JSON lines, arrays,
     ``{"Records": [...]}`` and other wrappers, gzip). An event holding an integer that
@@ -81,12 +95,13 @@ def read_events(source: Source) -> Iterator[tuple[int, Any]]:
             for text, where in zip(batch.doc.to_pylist(), batch.line.to_pylist(), strict=True):
                 if not text.strip():
                     continue
+                place = _Place(name, where, batch.elements)
                 try:
                     event = parse_json(text)
                     _refuse_inexact_integers(text, event)
                 except InputError as e:
-                    raise InputError(e.message, e.hint, path=name, line=where) from e
-                yield where, event
+                    raise place.error(e.message, e.hint) from e
+                yield place, event
 
 
 class _TimeSpan:
@@ -232,21 +247,14 @@ def seal(
     def chained() -> Iterator[bytes]:
         nonlocal head, first_hash, count
         for source in inputs:
-            name = display_name(source)
-            for where, event in read_events(source):
+            for place, event in read_events(source):
                 if not isinstance(event, dict):
-                    raise InputError(
-                        f"event is a JSON {type(event).__name__}, not an object",
-                        path=name,
-                        line=where,
-                    )
+                    raise place.error(f"event is a JSON {type(event).__name__}, not an object")
                 clash = [member for member in added if member in event]
                 if clash:
-                    raise InputError(
+                    raise place.error(
                         f"event already has a {clash[0]!r} member",
                         "is it chained already? verify it instead, or choose other names",
-                        path=name,
-                        line=where,
                     )
                 span.add(event)
                 event[seq_field] = first_seq + count
@@ -255,7 +263,7 @@ def seal(
                     head = event[recipe.hash_field] = recipe.hash_event(event)
                     sealed = fast_canonicalize(event) + b"\n"
                 except InputError as e:  # a value with no canonical form
-                    raise InputError(e.message, e.hint, path=name, line=where) from e
+                    raise place.error(e.message, e.hint) from e
                 first_hash = first_hash or head
                 count += 1
                 if progress is not None and count % 10000 == 0:
