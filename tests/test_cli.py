@@ -480,21 +480,37 @@ def test_names_and_values_that_are_not_utf8_load_filter_and_show(tmp_path: Path)
         assert row["source_file"].endswith("caf\\xe9.jsonl")
 
 
+_STDIN_CLOSED = "<stdin>: cannot read: standard input is closed"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX file descriptors")
 @pytest.mark.parametrize(
-    "args", [("load", "-", "--db", "x.duckdb"), ("filter", "-"), ("verify", "-")]
+    ("closed", "args", "message"),
+    [
+        (0, ("load", "-", "--db", "x.duckdb"), _STDIN_CLOSED),
+        (0, ("filter", "-"), _STDIN_CLOSED),
+        (0, ("verify", "-"), _STDIN_CLOSED),
+        (
+            1,
+            ("filter", str(SAMPLE_LOGS / "identity.jsonl")),
+            "cannot write standard output: it is closed",
+        ),
+    ],
 )
-def test_a_closed_stdin_is_one_line_and_exit_3(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_a_closed_stdin_or_stdout_is_one_line_and_exit_3(
+    tmp_path: Path, closed: int, args: tuple[str, ...], message: str
+) -> None:
     done = subprocess.run(
         _cli(*args),
-        capture_output=True,
+        stdout=subprocess.PIPE if closed != 1 else None,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        preexec_fn=lambda: os.close(0),  # in the child, before exec
+        preexec_fn=lambda: os.close(closed),  # in the child, before exec
         check=False,
     )
     assert done.returncode == 3, done.stderr
-    assert done.stderr == "auditcli: error: <stdin>: cannot read: standard input is closed\n"
+    assert done.stderr == f"auditcli: error: {message}\n"
 
 
 @pytest.mark.parametrize(
@@ -555,21 +571,6 @@ def test_output_cut_short_by_a_full_disk_is_exit_3_and_one_line(
         )
     assert done.returncode == 3, done.stderr
     assert done.stderr == "auditcli: error: cannot write standard output: File too large\n"
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file descriptors")
-def test_a_closed_stdout_is_one_line_and_exit_3(tmp_path: Path) -> None:
-    done = subprocess.run(
-        _cli("filter", str(SAMPLE_LOGS / "identity.jsonl"), "-f", "jsonl"),
-        capture_output=False,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        preexec_fn=lambda: os.close(1),  # in the child, before exec
-        check=False,
-    )
-    assert done.returncode == 3, done.stderr
-    assert done.stderr == "auditcli: error: cannot write standard output: it is closed\n"
 
 
 def test_events_tied_on_time_and_id_come_out_in_file_order(run: Run, write_log: WriteLog) -> None:
