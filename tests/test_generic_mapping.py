@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -9,12 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from auditcli.errors import UsageError
-from auditcli.ingest.adapter import MAPPED_COLUMNS
+from auditcli.ingest import generic
+from auditcli.ingest.adapter import (
+    MACROS,
+    MAPPED_COLUMNS,
+    JsonAdapter,
+    json_path,
+    mapping_sql,
+    text,
+    time_of,
+)
 from auditcli.ingest.mapping import read_mapping
 from auditcli.ingest.sources import expand
 from auditcli.load import LoadOptions, load
@@ -30,6 +41,36 @@ def mapped(*events: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
     load(store, expand(["-"]), LoadOptions(**options), stdin=data)
     reader = store.arrow_reader(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY source_line")
     return reader.read_all().to_pylist()
+
+
+def map_records(
+    records: list[str], adapter: JsonAdapter, fallback: JsonAdapter | None, sql: str
+) -> list[tuple[Any, ...]]:
+    """Rows of ``sql``, a query over ``{select}``, the mapping of ``records`` (texts)."""
+    select = mapping_sql(adapter, fallback=fallback)
+    return _mapping_store().query_table("batch", staged(records), sql.format(select=select))
+
+
+def staged(records: list[str]) -> pa.Table:
+    """``records`` as the loader hands them to a mapping."""
+    texts = pa.array(records, pa.string())
+    return pa.table(
+        {
+            "source_id": pa.array([1] * len(texts), pa.int32()),
+            "raw": texts,
+            "raw_ref": pa.array(range(len(texts)), pa.int64()),
+            "doc": texts,
+            "line": pa.array(range(1, len(texts) + 1), pa.int64()),
+        }
+    )
+
+
+@functools.cache
+def _mapping_store() -> Store:
+    store = Store.open(":memory:")
+    for macro in MACROS:
+        store.execute(macro)
+    return store
 
 
 T = datetime(2026, 3, 12, 14, 2, 11, 482000, tzinfo=UTC)
@@ -253,25 +294,12 @@ MIXED_RECORDS = [
 def test_one_pass_stores_each_record_once_as_the_mapping_judges_it(with_fallback: bool) -> None:
     """A stream is scanned once, so its rejects ride along among the events and are
     moved out after: every record ends where the mapping's verdict puts it."""
-    import pyarrow as pa
-
-    from auditcli.ingest import generic
-    from auditcli.ingest.adapter import MACROS, mapping_sql
     from auditcli.load import _MOVE_REJECTS, _insert_sql
 
     sample = [orjson.loads(MIXED_RECORDS[0])]
     adapter = generic.pruned_for(sample) if with_fallback else generic.GENERIC
     fallback = generic.GENERIC if with_fallback else None
-    texts = pa.array(MIXED_RECORDS, pa.string())
-    batch = pa.table(
-        {
-            "source_id": pa.array([1] * len(texts), pa.int32()),
-            "raw": texts,
-            "raw_ref": pa.array(range(len(texts)), pa.int64()),
-            "doc": texts,
-            "line": pa.array(range(1, len(texts) + 1), pa.int64()),
-        }
-    )
+    batch = staged(MIXED_RECORDS)
     store = Store.open(":memory:")
     for macro in MACROS:
         store.execute(macro)
@@ -299,10 +327,6 @@ def test_one_pass_stores_each_record_once_as_the_mapping_judges_it(with_fallback
 def test_the_second_mapping_maps_only_the_records_the_first_leaves_without_essentials() -> None:
     """It fills the empty columns of a record without a time, an actor or an action,
     and leaves a record that has all three as the first mapping made it."""
-    import pyarrow as pa
-
-    from auditcli.ingest.adapter import MACROS, JsonAdapter, mapping_sql, text, time_of
-
     first = JsonAdapter(
         "first", "", {"ts": time_of("t"), "actor": text("who"), "action": text("did")}
     )
@@ -311,29 +335,91 @@ def test_the_second_mapping_maps_only_the_records_the_first_leaves_without_essen
         "",
         {"actor": text("user"), "action": text("did"), "session_id": "'from the second'"},
     )
-    texts = pa.array(
-        [
-            orjson.dumps({"t": T.isoformat(), "who": "alice", "did": "read"}).decode(),
-            orjson.dumps({"t": T.isoformat(), "user": "bob", "did": "write"}).decode(),
-        ]
-    )
-    batch = pa.table(
-        {
-            "source_id": pa.array([1, 1], pa.int32()),
-            "raw": texts,
-            "raw_ref": pa.array([0, 1], pa.int64()),
-            "doc": texts,
-            "line": pa.array([1, 2], pa.int64()),
-        }
-    )
-    store = Store.open(":memory:")
-    for macro in MACROS:
-        store.execute(macro)
-    select = mapping_sql(first, fallback=second)
-    rows = store.query_table(
-        "batch", batch, f"SELECT actor, session_id FROM ({select}) ORDER BY source_line"
+    records = [
+        orjson.dumps({"t": T.isoformat(), "who": "alice", "did": "read"}).decode(),
+        orjson.dumps({"t": T.isoformat(), "user": "bob", "did": "write"}).decode(),
+    ]
+    rows = map_records(
+        records, first, second, "SELECT actor, session_id FROM ({select}) ORDER BY source_line"
     )
     assert rows == [("alice", None), ("bob", "from the second")]
+
+
+def extracts(sql: str, path: str) -> bool:
+    return f"'{json_path(path)}'" in sql
+
+
+def test_a_path_the_sample_holds_only_objects_at_is_not_extracted() -> None:
+    """``"actor": {...}`` in every sampled event: ``$.actor`` would be written out as
+    text only to be discarded. An event where it is a string after all is mapped
+    again by the full adapter, which takes it."""
+    sample = [{"timestamp": T.isoformat(), "actor": {"id": "u1"}, "action": "a"}]
+    pruned = generic.pruned_for(sample)
+    first_pass = mapping_sql(pruned, fallback=generic.GENERIC).split("first_pass AS")[0]
+    assert not extracts(first_pass, "actor") and extracts(first_pass, "actor.id")
+    assert "actor" in pruned.retry_when
+    records = [orjson.dumps(e).decode() for e in [*sample, {**sample[0], "actor": "bob"}]]
+    rows = map_records(
+        records, pruned, generic.GENERIC, "SELECT actor FROM ({select}) ORDER BY source_line"
+    )
+    assert rows == [("u1",), ("bob",)]
+
+
+def test_an_object_path_followed_by_other_fields_is_still_extracted() -> None:
+    """``resource`` is followed by ``target`` among the resource paths: left out, a
+    string ``resource`` would lose to ``target``. ``target``, followed by its own
+    members only, is left out."""
+    sample = [{"timestamp": T.isoformat(), "resource": {"id": "r"}, "target": {"id": "t"}}]
+    first_pass = mapping_sql(generic.pruned_for(sample)).split("first_pass AS")[0]
+    assert extracts(first_pass, "resource")
+    assert not extracts(first_pass, "target") and extracts(first_pass, "target.id")
+
+
+_containers = st.one_of(
+    st.fixed_dictionaries({}, optional={"id": st.just("i"), "name": st.just("n")}),
+    st.lists(st.just("e"), max_size=2),
+)
+#: Values of every shape a field takes: a string, an object, an array, null.
+_shapes = st.one_of(
+    st.sampled_from(["x", "success", "", "{not json", "[::1]"]), _containers, st.none()
+)
+_keys = ["resource", "target", "error", "outcome", "status", "user_agent", "user", "id"]
+
+
+@st.composite
+def sampled_files(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events sharing a set of keys: the sampled ones hold objects and arrays at
+    them (what pruning leaves out), the later ones values of every shape."""
+    keys = draw(st.lists(st.sampled_from(_keys), min_size=2, max_size=6, unique=True))
+    sampled = st.fixed_dictionaries(dict.fromkeys(keys, _containers))
+    later = st.fixed_dictionaries(dict.fromkeys(keys, _shapes))
+    return draw(st.lists(sampled, min_size=1, max_size=2)), draw(
+        st.lists(later, min_size=1, max_size=4)
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(sampled_files())
+@example(  # resource, pruned, would lose to target
+    ([{"resource": {"id": "i"}, "target": {}}], [{"resource": "x", "target": {"id": "i"}}])
+)
+@example(  # outcome, pruned, would leave the verdict to the error
+    ([{"outcome": {}, "error": "x"}], [{"outcome": "success", "error": "x"}])
+)
+def test_a_pruned_mapping_and_its_fallback_map_as_the_full_one(
+    file: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    """For a file whose events share the sample's keys, whatever shape each value
+    takes. (Each has a time, an actor and an action, which the second mapping would
+    otherwise look for in every record.)"""
+    sampled, later = (
+        [{"timestamp": T.isoformat(), "actor": "u", "action": "a", **event} for event in events]
+        for events in file
+    )
+    records = [orjson.dumps(event).decode() for event in sampled + later]
+    sql = f"SELECT {', '.join(COLUMNS)} FROM ({{select}}) ORDER BY source_line"
+    full = map_records(records, generic.GENERIC, None, sql)
+    assert map_records(records, generic.pruned_for(sampled), generic.GENERIC, sql) == full
 
 
 @pytest.mark.parametrize(

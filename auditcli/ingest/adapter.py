@@ -109,12 +109,14 @@ class JsonAdapter:
     fallback: JsonAdapter | None = None
     """A second mapping for the records in which this one finds no time, actor or
     action (other shapes of the same format); it fills only the columns left empty."""
+    retry_when: tuple[str, ...] = ("ts", "actor", "action")
+    """The columns of which one left empty sends a record to the second mapping."""
     post_load: tuple[str, ...] = ()
     """SQL statements run once after each source this adapter loaded, with the
     source's id bound to ``$source_id``."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.columns) - set(EVENT_COLUMN_NAMES)
+        unknown = (set(self.columns) | set(self.retry_when)) - set(EVENT_COLUMN_NAMES)
         if unknown:
             raise ValueError(f"adapter {self.name}: unknown columns {sorted(unknown)}")
 
@@ -155,8 +157,8 @@ def mapping_sql(
     It yields the canonical columns that adapters fill, plus ``source_id``,
     ``source_line``, ``raw``, ``raw_ref`` and ``reject_reason`` (NULL for a good event,
     ``blank`` for an empty line). With ``fallback`` (a fuller adapter), records for
-    which ``adapter`` finds no time, actor or action are mapped again by it; this lets
-    a loader use an adapter pruned to the fields a file's first events use.
+    which ``adapter`` leaves a column of its ``retry_when`` empty are mapped again by
+    it; this lets a loader use an adapter pruned to the fields a file's first events use.
     """
     paths: list[str] = []
     first = _expressions(adapter, paths, "x")
@@ -171,8 +173,9 @@ def mapping_sql(
         # over the columns, its expressions cost a sixth of the load's query, on every record.
         packed = ", ".join(f"{col} := {full[col]}" for col in MAPPED_COLUMNS)
         columns = {col: f"coalesce({col}, y.{col})" for col in MAPPED_COLUMNS}
+        empty = " OR ".join(f"{col} IS NULL" for col in adapter.retry_when)
         retry = f""", retried AS (
-  SELECT *, CASE WHEN ts IS NULL OR actor IS NULL OR action IS NULL
+  SELECT *, CASE WHEN {empty}
               THEN list_transform(
                 [try(json_extract_string({_doc_sql(fallback)}, {_sql_list(full_paths)}))],
                 lambda y: struct_pack({packed}))[1] END AS y

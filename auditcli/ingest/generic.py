@@ -7,6 +7,7 @@ user's own paths in front of these (see ``ingest.mapping``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from auditcli.ingest.adapter import JsonAdapter, text, time_of
@@ -164,10 +165,41 @@ def pruned_for(
     sample has is kept, so a key that is a string in one event and an object in
     another still maps; use it with the full adapter as ``fallback`` so an event
     with new keys still gets its time, actor and action.
+
+    A path at which every event of the sample holds an object or array (``actor``
+    in ``"actor": {"id": ...}``) is left out too when only its own members follow it
+    among the column's paths: extracting it would write the object out as text only
+    for the mapping to discard it. Its column then joins ``retry_when``, so an event
+    where it is a scalar after all, the one case where it fills the column, is
+    mapped again by the fallback, as the full adapter maps it.
     """
     keys = {key for event in sample for key in event}
-    kept = {
-        column: tuple(p for p in paths if p.split(".", 1)[0] in keys)
-        for column, paths in candidates.items()
-    }
-    return build(kept)
+    kept: dict[str, tuple[str, ...]] = {}
+    retry = ["ts", "actor", "action"]
+    for column, paths in candidates.items():
+        present = [p for p in paths if p.split(".", 1)[0] in keys]
+        kept[column] = tuple(
+            p
+            for at, p in enumerate(present)
+            if column == "outcome"  # its status words decide before the error does
+            or not _only_containers(sample, p)
+            or not all(later.startswith((p + ".", p + "[")) for later in present[at + 1 :])
+        )
+        if len(kept[column]) < len(present) and column not in retry:
+            retry.append(column)
+    return replace(build(kept), retry_when=tuple(retry))
+
+
+def _only_containers(sample: list[dict[str, Any]], path: str) -> bool:
+    """True when every event of ``sample`` holds an object or array at the dotted
+    ``path`` (paths with indexes or quoted names are not looked into). A key some
+    events lack is kept: each of those would be mapped twice."""
+    if not sample or "[" in path or '"' in path:
+        return False
+    for event in sample:
+        value: Any = event
+        for name in path.split("."):
+            value = value.get(name) if isinstance(value, dict) else None
+        if not isinstance(value, (dict, list)):
+            return False
+    return True
