@@ -179,6 +179,8 @@ class _Pending:
     chain: BackgroundCheck | str | None = None
     """The running check of the file's chain, or the first link of a chained
     stream to check from its stored text, or None when it is not chained."""
+    header: str | None = None
+    """A CSV file's header row (see ``schema.RAW_HEADER``)."""
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,9 @@ class _Reading:
             # Read (and opened) on a helper thread: a wait for an idle pipe there still
             # ends on Ctrl-C, as the thread taking the batches waits in slices.
             batches = _prefetched(batches, self.interrupted)
+        header = None
         for batch in batches:
+            header = batch.header
             if mapper is None:
                 sample = _sample(batch)
                 mapper = _mapper_for(sample, options)
@@ -270,7 +274,9 @@ class _Reading:
                 reported = opened.bytes_read
         adapter = mapper.adapter if mapper else None
         self.read.append(
-            _Pending(ref, source_id, opened.sha256, opened.bytes_read, adapter, loaded_at, chain)
+            _Pending(
+                ref, source_id, opened.sha256, opened.bytes_read, adapter, loaded_at, chain, header
+            )
         )
 
 
@@ -310,6 +316,8 @@ def _finish(store: Store, pending: _Pending) -> SourceResult:
         for statement in pending.adapter.post_load:
             store.execute(statement, {"source_id": source_id})
     _check_chain(store, pending)
+    if pending.header is not None:
+        store.execute("INSERT INTO csv_headers VALUES (?, ?)", [source_id, pending.header])
     source_format = pending.adapter.name if pending.adapter else "empty"
     store.execute(
         """UPDATE sources SET file_sha256 = ?, source_format = ?, size_bytes = ?,

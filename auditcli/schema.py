@@ -54,6 +54,11 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
 RAW = "raw"
 RAW_REF = "raw_ref"
 
+#: Beside ``raw``, for the events of CSV sources: the header row of the file, without
+#: which a row's text does not say which cell is a password. ``Store.arrow_reader``
+#: adds it as a last column; ``privacy.apply`` masks ``raw`` by it and drops it.
+RAW_HEADER = "raw_header"
+
 #: Where the event stands in its source's hash chain, computed per row from the checks
 #: recorded at load (or by ``verify --db``): ``ok`` (its hash and links verify),
 #: ``broken`` (it lies in a broken stretch), ``unverified`` (the chain's very first event
@@ -225,9 +230,19 @@ CREATE TABLE IF NOT EXISTS access_log (
 )
 """
 
+#: The header row of each CSV source, as read (see ``RAW_HEADER``). A table of its own,
+#: so a database made before it still opens; a load creates it.
+CSV_HEADERS_DDL = """
+CREATE TABLE IF NOT EXISTS csv_headers (
+  source_id INTEGER PRIMARY KEY,
+  header VARCHAR NOT NULL
+)
+"""
+
 ALL_DDL = (
     META_DDL,
     SOURCES_DDL,
+    CSV_HEADERS_DDL,
     event_rows_ddl(),
     event_stages_ddl(),
     REJECTS_DDL,

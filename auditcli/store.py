@@ -7,6 +7,7 @@ bound parameters.
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 import weakref
@@ -27,7 +28,7 @@ from auditcli.rawtexts import (
     new_file_id,
     texts_path,
 )
-from auditcli.schema import ALL_DDL, RAW, SCHEMA_VERSION
+from auditcli.schema import ALL_DDL, CSV_HEADERS_DDL, RAW, RAW_HEADER, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from auditcli.ingest.sources import Evidence
@@ -205,6 +206,8 @@ class Store:
             self.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if not create or existing:
             self._check_version()
+            if create:  # the one table added since version 4 came out
+                self.execute(CSV_HEADERS_DDL)
             return  # its version row is written after every table: all are there
         try:
             older = self._meta_value("schema_version")
@@ -284,13 +287,22 @@ class Store:
         return None if row is None else row[0]
 
     def arrow_reader(
-        self, sql: str, params: Sequence[Any] | None = None, batch_rows: int = 8192
+        self,
+        sql: str,
+        params: Sequence[Any] | None = None,
+        batch_rows: int = 8192,
+        *,
+        csv_headers: bool = False,
     ) -> pa.RecordBatchReader:
         """Stream a query's result as Arrow record batches.
 
-        A column ``raw`` of references (``raw_ref AS raw``) comes out as the texts.
+        A column ``raw`` of references (``raw_ref AS raw``) comes out as the texts;
+        with ``csv_headers``, followed by ``raw_header`` when CSV sources are loaded
+        (see ``schema.RAW_HEADER``: what masks ``raw`` for output).
         """
-        texts = self._opened_texts()  # before the query: its result holds the connection
+        # Before the query: its result holds the connection.
+        texts = self._opened_texts()
+        headers = self._csv_headers() if csv_headers else None
         try:
             reader = self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
@@ -301,12 +313,32 @@ class Store:
         if at < 0 or not pa.types.is_integer(schema.field(at).type):
             return reader
         with_texts = schema.set(at, pa.field(RAW, pa.string()))
+        if headers is not None:
+            with_texts = with_texts.append(pa.field(RAW_HEADER, pa.string()))
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
-                yield batch.set_column(at, RAW, texts.fetch(batch.column(at)))
+                refs = batch.column(at)
+                batch = batch.set_column(at, RAW, texts.fetch(refs))
+                yield batch if headers is None else batch.append_column(RAW_HEADER, headers(refs))
 
         return pa.RecordBatchReader.from_batches(with_texts, batches())
+
+    def _csv_headers(self) -> HeaderRanges | None:
+        """The header rows of the CSV sources by the span of their texts, or None when
+        there are none (or the database predates them)."""
+        try:
+            if not self.connection.execute("SELECT count(*) FROM csv_headers").fetchall()[0][0]:
+                return None
+            spans = self.connection.execute(
+                "SELECT min(e.raw_ref), max(e.raw_ref), any_value(h.header) FROM csv_headers h"
+                " JOIN event_rows e USING (source_id) GROUP BY h.source_id ORDER BY 1"
+            ).fetchall()
+        except duckdb.CatalogException:
+            return None
+        except duckdb.Error as e:
+            raise StoreError(f"database error: {_first_line(e)}") from e
+        return HeaderRanges(spans)
 
     def query_table(
         self,
@@ -414,6 +446,24 @@ class Store:
         if self._texts is not None:
             self._texts.close()
         self.connection.close()
+
+
+class HeaderRanges:
+    """Which CSV header row a text belongs to, by its reference: each source's texts
+    are stored one after another, so they take one span of references."""
+
+    def __init__(self, spans: Sequence[tuple[int, int, str]]) -> None:
+        self._starts = [start for start, _, _ in spans]
+        self._spans = spans
+
+    def __call__(self, refs: pa.Array) -> pa.Array:
+        """The header of each reference's source; null for other sources' texts."""
+        headers: list[str | None] = []
+        for ref in refs.to_pylist():
+            at = -1 if ref is None else bisect.bisect_right(self._starts, ref) - 1
+            inside = at >= 0 and ref <= self._spans[at][1]
+            headers.append(self._spans[at][2] if inside else None)
+        return pa.array(headers, pa.string())
 
 
 #: The highest text reference, at or past a position, that a stored event holds.

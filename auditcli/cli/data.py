@@ -39,6 +39,7 @@ from auditcli.cli.app import (
     use_color,
 )
 from auditcli.errors import UsageError
+from auditcli.schema import RAW_HEADER
 
 if TYPE_CHECKING:
     from auditcli.cli.safety import Privacy
@@ -241,7 +242,7 @@ def emit(
 
     privacy = privacy if privacy is not None else MASK_SECRETS
     keep = store.own_files()  # before the query, which holds the connection
-    reader = privacy.reader(store.arrow_reader(sql, params))
+    reader = privacy.reader(store.arrow_reader(sql, params, csv_headers=True))
     options = dataclasses.replace(options, engine=store.connection)
     with output_stream(output, keep) as stream:
         console = console_for(stream, color) if fmt is OutputFormat.TABLE else None
@@ -448,8 +449,9 @@ def rejects_command(
     privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     output_format = format_for(fmt, output)
     sql = (
-        "SELECT source_file, source_line, reason, raw FROM rejects "
-        "ORDER BY source_file, source_line"
+        f"SELECT source_file, source_line, reason, raw, h.header AS {RAW_HEADER} FROM rejects r "
+        "LEFT JOIN (SELECT s.file_sha256, h.header FROM csv_headers h JOIN sources s"
+        " USING (source_id)) h USING (file_sha256) ORDER BY source_file, source_line"
     )
     table = output_format is OutputFormat.TABLE
     cap = limit if limit is not None else (TABLE_ROW_CAP if table else None)

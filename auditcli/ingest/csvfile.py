@@ -75,6 +75,7 @@ class _Rows:
 
     def __init__(self) -> None:
         self._paths: list[tuple[str, ...]] | None = None
+        self._header: str | None = None
         self._open: list[bytes] = []
         self._open_bytes = 0
         self._quotes_odd = False
@@ -115,6 +116,7 @@ class _Rows:
             return
         if self._paths is None:
             self._paths = key_paths(unique_names(cells or []))
+            self._header = raw
             return
         self._raw.append(raw)
         self._docs.append(text if cells is None else _dumps(nested(self._paths, cells)))
@@ -128,6 +130,7 @@ class _Rows:
             pa.array(self._raw, pa.string()),
             pa.array(self._docs, pa.string()),
             pa.array(self._numbers, pa.int64()),
+            header=self._header,
         )
         self._raw, self._docs, self._numbers = [], [], []
         return batch

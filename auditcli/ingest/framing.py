@@ -52,6 +52,8 @@ class Batch:
     """1-based line for JSON lines, 0-based element index for arrays."""
     elements: bool = False
     """``line`` holds element indexes (an array or a wrapper's list), not lines."""
+    header: str | None = None
+    """A CSV file's header row, as read (``raw`` holds the rows after it)."""
 
     def __len__(self) -> int:
         return len(self.raw)

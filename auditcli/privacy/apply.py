@@ -30,6 +30,7 @@ try:  # the kernels alone: pyarrow.compute builds ~30 ms of wrappers on import
 except ImportError:  # pragma: no cover - a pyarrow that moved its internals
     from pyarrow.compute import MatchSubstringOptions, call_function
 
+from auditcli.privacy.csvrows import mask_csv_row
 from auditcli.privacy.pseudonyms import Pseudonymizer, actor_kind
 from auditcli.privacy.secrets import (
     DEFAULT,
@@ -38,6 +39,7 @@ from auditcli.privacy.secrets import (
     mask_json_text,
     mask_text,
 )
+from auditcli.schema import RAW, RAW_HEADER
 
 #: Columns holding JSON text: masked in place so they stay valid JSON.
 JSON_COLUMNS = frozenset({"raw", "extra"})
@@ -104,6 +106,12 @@ MIN_KNOWN_CHARS = 2
 Lookup = Callable[[str], "str | None"]
 
 
+def _shown(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without ``raw_header``, which no output shows; itself when it has none."""
+    at = schema.get_field_index(RAW_HEADER)
+    return schema if at < 0 else schema.remove(at)
+
+
 def _is_text(data_type: pa.DataType) -> bool:
     return bool(
         pa.types.is_string(data_type)
@@ -131,20 +139,28 @@ class OutputPrivacy:
         return self.detectors is not None or self.pseudonymizer is not None
 
     def reader(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-        """``reader`` with every batch made safe, lazily."""
-        if not self.active:
+        """``reader`` with every batch made safe, lazily (and without ``raw_header``)."""
+        schema = _shown(reader.schema)
+        if not self.active and schema is reader.schema:
             return reader
-        return pa.RecordBatchReader.from_batches(reader.schema, map(self.batch, reader))
+        return pa.RecordBatchReader.from_batches(schema, map(self.batch, reader))
 
     def table(self, table: pa.Table) -> pa.Table:
-        """``table`` made safe."""
-        if not self.active:
+        """``table`` made safe (and without ``raw_header``)."""
+        schema = _shown(table.schema)
+        if not self.active and schema is table.schema:
             return table
         batches = [self.batch(batch) for batch in table.to_batches()]
-        return pa.Table.from_batches(batches, schema=table.schema)
+        return pa.Table.from_batches(batches, schema=schema)
 
     def batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """One record batch made safe; the same object when nothing in it changed."""
+        """One record batch made safe, its ``raw_header`` (see ``schema.RAW_HEADER``)
+        used and dropped; the same object when nothing in it changed."""
+        headers = None
+        if RAW_HEADER in batch.schema.names:
+            at = batch.schema.get_field_index(RAW_HEADER)
+            headers = batch.column(at).to_pylist()
+            batch = batch.remove_column(at)
         if not self.active or batch.num_rows == 0:
             return batch
         names = batch.schema.names
@@ -159,7 +175,7 @@ class OutputPrivacy:
             elif name in TRUSTED_COLUMNS:
                 safe = column
             elif name in JSON_COLUMNS:
-                safe = self._json_column(column, row_lookups)
+                safe = self._json_column(column, row_lookups, headers if name == RAW else None)
             else:
                 safe = self._scalar_column(name, column)
             changed = changed or safe is not column
@@ -213,9 +229,18 @@ class OutputPrivacy:
         links = [None if v is None else pseudonymizer.chain_link(v) for v in column.to_pylist()]
         return pa.array(links, type=column.type)
 
-    def _json_column(self, column: pa.Array, row_lookups: list[Lookup] | None) -> pa.Array:
+    def _json_column(
+        self,
+        column: pa.Array,
+        row_lookups: list[Lookup] | None,
+        headers: list[str | None] | None = None,
+    ) -> pa.Array:
+        """A column of JSON texts made safe; ``headers``, where a row has one, is the
+        header row of the CSV file whose row it is (``raw`` of a CSV source)."""
         flags = self._may_hold_secrets(column) if self.detectors is not None else None
-        if self.pseudonymizer is None and not (flags and any(flags)):
+        if self.detectors is None or headers is None or not any(headers):
+            headers = None
+        if self.pseudonymizer is None and not (flags and any(flags)) and headers is None:
             return column
         texts: list[str | None] = column.to_pylist()
         safe: list[str | None] = []
@@ -223,6 +248,10 @@ class OutputPrivacy:
         for index, text in enumerate(texts):
             if text is not None:
                 original = text
+                header = headers[index] if headers is not None else None
+                if header is not None:
+                    assert self.detectors is not None
+                    text = mask_csv_row(text, header, self.detectors)
                 if flags is not None and flags[index]:
                     assert self.detectors is not None
                     text = mask_json_text(text, self.detectors)

@@ -1,0 +1,124 @@
+"""A CSV row's raw text is masked by its file's header: ``hunter2`` under ``password``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pytest
+from typer.testing import Result
+
+from auditcli.privacy.apply import MASK_SECRETS, UNCHANGED
+from auditcli.privacy.csvrows import mask_csv_row
+from auditcli.schema import RAW_HEADER
+
+HEADER = "timestamp,actor,action,password"
+
+Run = Callable[..., Result]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        (HEADER, "t,alice,login,hunter2", "t,alice,login,<redacted:password>"),
+        ("a,auth.password", 'x,"hun,ter2"', "x,<redacted:password>"),  # nested, quoted
+        ("db_pass,note", 'p4ss,"say ""hi"""', '<redacted:password>,"say ""hi"""'),
+        ("password,a", "pw1,x,extra", "<redacted:password>,x,extra"),  # past the header
+        ("name,value", "DB_PASSWORD,s3cret", "DB_PASSWORD,<redacted:password>"),
+        ("api_key,actor", "k-123456,bob", "<redacted:api-key>,bob"),
+    ],
+)
+def test_the_cells_under_secret_names_are_masked(header: str, row: str, expected: str) -> None:
+    assert mask_csv_row(row, header) == expected
+
+
+@pytest.mark.parametrize(
+    "row",
+    ['"t",alice,login,', "t,alice,login", 't,"alice, jr",login,""', 'not "a csv row'],
+)
+def test_a_row_without_a_secret_comes_back_byte_for_byte(row: str) -> None:
+    assert mask_csv_row(row, HEADER) == row
+
+
+def test_a_header_naming_no_secret_leaves_the_row_to_free_text_masking() -> None:
+    row = "x,y,token=abcdef123456"
+    assert mask_csv_row(row, "a,b") == row
+    assert MASK_SECRETS.batch(_raw_batch(row, "a,b")).column("raw").to_pylist() == [
+        "x,y,token=<redacted:token>"
+    ]
+
+
+def _raw_batch(raw: str, header: str) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict({"raw": pa.array([raw]), RAW_HEADER: pa.array([header])})
+
+
+def test_the_header_column_is_never_shown() -> None:
+    rows = _raw_batch("t,alice,login,hunter2", HEADER)
+    assert MASK_SECRETS.batch(rows).to_pylist() == [{"raw": "t,alice,login,<redacted:password>"}]
+    assert UNCHANGED.batch(rows).to_pylist() == [{"raw": "t,alice,login,hunter2"}]
+    reader = pa.RecordBatchReader.from_batches(rows.schema, [rows])
+    assert UNCHANGED.reader(reader).schema.names == ["raw"]
+    assert MASK_SECRETS.table(pa.Table.from_batches([rows])).schema.names == ["raw"]
+
+
+def _load(run: Run, path: Path, db: Path) -> None:
+    assert run("load", path, "--db", db).exit_code == 0
+
+
+def _raws(result: Result) -> list[str]:
+    assert result.exit_code == 0, result.stderr
+    return [orjson.loads(line)["raw"] for line in result.stdout.splitlines()]
+
+
+def test_no_output_of_a_csv_source_shows_a_password(run: Run, tmp_path: Path) -> None:
+    """Each file's rows by its own header, beside a JSON source; rejects too."""
+    first = tmp_path / "first.csv"
+    first.write_text(f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,hunter2\n")
+    second = tmp_path / "second.csv"  # other columns, in another order
+    second.write_text(
+        "secret,timestamp,actor\nswordfish,2026-03-12T11:00:00Z,bob\nopensesame,not a time,eve\n"
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"timestamp":"2026-03-12T12:00:00Z","actor":"carol","password":"pw1"}\n')
+    db = tmp_path / "case.duckdb"
+    for path in (first, events, second):
+        _load(run, path, db)
+
+    shown = _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl"))
+    assert shown == [
+        "2026-03-12T10:00:00Z,alice,login,<redacted:password>",
+        "<redacted:secret>,2026-03-12T11:00:00Z,bob",
+        '{"timestamp":"2026-03-12T12:00:00Z","actor":"carol","password":"<redacted:password>"}',
+    ]
+    assert _raws(run("rejects", "--db", db, "-f", "jsonl")) == ["<redacted:secret>,not a time,eve"]
+    from_file = _raws(run("filter", first, "--fields", "raw", "-f", "jsonl"))
+    assert from_file == [shown[0]]
+    csv_out = run("filter", "--db", db, "--fields", "raw,actor", "-f", "csv")
+    assert "hunter2" not in csv_out.stdout and "raw_header" not in csv_out.stdout
+
+    clear = _raws(
+        run("filter", "--db", db, "--fields", "raw", "-f", "jsonl", "--unsafe-show-secrets")
+    )
+    assert clear[:2] == [
+        "2026-03-12T10:00:00Z,alice,login,hunter2",
+        "swordfish,2026-03-12T11:00:00Z,bob",
+    ]
+    table = run("filter", "--db", db, "--fields", "raw", "--unsafe-show-secrets", "-f", "csv")
+    assert table.stdout.splitlines()[0] == "raw"
+
+
+def test_a_database_made_before_csv_headers_still_reads(run: Run, tmp_path: Path) -> None:
+    """Its CSV rows cannot be masked by name (free-text masking still runs)."""
+    path = tmp_path / "a.csv"
+    path.write_text(f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,password=hunter2\n")
+    db = tmp_path / "case.duckdb"
+    _load(run, path, db)
+    with duckdb.connect(str(db)) as connection:
+        connection.execute("DROP TABLE csv_headers")
+    assert _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")) == [
+        "2026-03-12T10:00:00Z,alice,login,password=<redacted:password>"
+    ]
+    assert run("rejects", "--db", db, "-f", "jsonl").exit_code == 0
