@@ -45,18 +45,6 @@ class Ledger:
         other_line: int | None = None,
     ) -> int:
         """Record a finding at a record's line, merging it into the last one if it continues it."""
-        last = self._found[-1] if self._found else None
-        if (
-            kind in _MERGEABLE
-            and last is not None
-            and last.kind is kind
-            and last.file == record.file
-            and last.line + last.span == record.line
-        ):
-            total = (last.count or 1) + 1
-            merged = f"lines {last.line}-{record.line} ({total} events): {_first_clause(last)}"
-            self._found[-1] = replace(last, span=last.span + 1, count=total, message=merged)
-            return len(self._found) - 1
         return self.append(
             _at(
                 record,
@@ -70,9 +58,26 @@ class Ledger:
         )
 
     def append(self, finding: Finding) -> int:
-        """Record a finding as it is; return its index."""
-        self._found.append(finding)
+        """Record a finding, merged into the last one if it continues it; return its index."""
+        last = self._found[-1] if self._found else None
+        if last is not None and _continues(last, finding):
+            self._found[-1] = _joined(last, finding)
+        else:
+            self._found.append(finding)
         return len(self._found) - 1
+
+    @property
+    def size(self) -> int:
+        """Findings made so far, withdrawn ones included (it grows with each new one)."""
+        return len(self._found)
+
+    def withdraw(self, index: int) -> None:
+        """Take back a finding: what it reported turned out to be part of another."""
+        self._found[index] = None
+
+    def put(self, index: int, finding: Finding) -> None:
+        """Say what an earlier finding really was, in full."""
+        self._found[index] = finding
 
     def kind_of(self, index: int) -> FindingKind | None:
         """The kind of a finding, None if it was withdrawn."""
@@ -119,6 +124,44 @@ def _at(record: Record, kind: FindingKind, message: str, **details: Any) -> Find
         event_id=record.event_id,
         **details,
     )
+
+
+def _continues(last: Finding, finding: Finding) -> bool:
+    """True when ``finding`` is the same defect on the lines right after ``last``'s: for
+    duplicates, of the events right after those ``last`` repeats."""
+    if last.kind is not finding.kind or last.file != finding.file:
+        return False
+    if last.line + last.span != finding.line:
+        return False
+    if finding.kind is FindingKind.DUPLICATE:
+        return (
+            last.other_line is not None
+            and finding.other_line == last.other_line + last.span
+            and _origin(last) is not None
+        )
+    return finding.kind in _MERGEABLE and finding.span == 1
+
+
+def _joined(last: Finding, finding: Finding) -> Finding:
+    span = last.span + finding.span
+    total = (last.count or last.span) + (finding.count or finding.span)
+    end = last.line + span - 1
+    if finding.kind is FindingKind.DUPLICATE:
+        message = (
+            f"lines {last.line}-{end} ({total} events) already appeared, from {_origin(last)} on"
+        )
+    else:
+        message = f"lines {last.line}-{end} ({total} events): {_first_clause(last)}"
+    return replace(last, span=span, count=total, message=message)
+
+
+def _origin(finding: Finding) -> str | None:
+    """Where a duplicate finding's first event appeared first (``file:line``)."""
+    for lead in ("same event as ", " from "):
+        if lead in finding.message:
+            where = finding.message.split(lead, 1)[1].split(" ", 1)[0].rstrip(",")
+            return where or None
+    return None
 
 
 def _first_clause(finding: Finding) -> str:

@@ -12,10 +12,15 @@ The walk keeps a *tip*: the last event accepted onto the chain. For each record:
    no longer matches its hash.
 3. Otherwise, in order:
    a. the same event was already seen: duplicate;
-   b. it names an earlier event of the chain: a fork. If the chain goes on from this
-      record, the events after the named one were inserted; else this record was;
+   b. it names an earlier event of the chain: a fork. If the named event links to
+      the tip, it was moved earlier (a far swap's first half); else, if the chain goes
+      on from this record, the events after the named one were inserted; else this
+      record was. Events taken off as inserted are put back when a later record
+      links to the last of them: the chain went on from them after all, so one of
+      the two stretches was moved (the shorter is reported);
    c. it names an event reported out of place whose own link fits the tip: that event
-      was moved; it is taken back and this record follows it;
+      was moved; it is taken back and this record follows it. So is a block of events
+      reported inserted together, when it names the last of them and the first fits;
    d. looking ahead: the record the tip's successor names may come later (a swap, where
       the first of the two is reported, or an event moved later, which is reported
       where it now is), or the tip's successor may come later with nothing linking this
@@ -26,13 +31,16 @@ The walk keeps a *tip*: the last event accepted onto the chain. For each record:
 A run (lines past those kept as records) that does not link to the tip but starts
 with events already on the chain is a copied block: one duplicate finding for them,
 and the rest of the run goes on as a run of its own.
+
+When the file ends, events set aside (taken off as inserted, displaced, or accepted
+after a gap) that go on from the tip are put back: a block moved to the end.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from auditcli.integrity.ledger import Ledger
@@ -48,12 +56,58 @@ LOOKAHEAD = 24
 MAX_REMEMBERED = 4096
 """Out-of-place events and broken links remembered for later reclassification."""
 
+#: Findings that take their events off the chain, which a later link may put back.
+_DISPLACING = (FindingKind.INSERTED, FindingKind.REORDERED)
+
 
 def _at(where: Where | None) -> str:
     return "genesis" if where is None else f"{where.file}:{where.line}"
 
 
 _Value = TypeVar("_Value")
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """Events taken off the chain as inserted (see ``LinkWalk._put_back``)."""
+
+    index: int  # their inserted finding
+    findings: int  # the ledger's size just after it
+    named: Where | None  # the event the record that took them off links to (or genesis)
+    first: Where
+    last: Where  # the tip before they were taken off
+    count: int
+
+
+def _pos(event: Where | None) -> int:
+    """Position on the chain, 0 for the genesis."""
+    return 0 if event is None else event.pos
+
+
+def _moved_block(
+    first: Where, last: Where, count: int, after: Where | None, before: str | None
+) -> Finding:
+    """A reordered finding for ``count`` events, ``first`` to ``last``, moved away from
+    their place after ``after`` and before ``before`` (None: at the end)."""
+    where = "at the end" if before is None else f"before {before}"
+    place = f"belong{'s' if count == 1 else ''} after {_at(after)}, {where}"
+    span = last.line - first.line + 1 if last.file == first.file else 1
+    message = (
+        f"event {place}"
+        if count == 1
+        else (f"lines {first.line}-{first.line + span - 1} ({count} events) {place}")
+    )
+    return Finding(
+        FindingKind.REORDERED,
+        first.file,
+        first.line,
+        message,
+        seq=first.seq,
+        event_id=first.event_id,
+        count=None if count == 1 else count,
+        span=span,
+        other_line=None if after is None else after.line,
+    )
 
 
 def _bounded_put(table: dict[str, _Value], key: str, value: _Value) -> None:
@@ -79,7 +133,9 @@ class LinkWalk:
         self._placed: set[int] = set()  # ids of pending records already taken early
         self._behind = Behind()
         self._displaced: dict[str, tuple[Where, int]] = {}  # stored -> (event, finding)
-        self._missing: dict[str, int] = {}  # hash a broken link named -> finding
+        # hash a broken link named -> (finding, the event whose link it was)
+        self._missing: dict[str, tuple[int, Where]] = {}
+        self._taken: _Taken | None = None  # the events last taken off as inserted
 
     # --- feeding -----------------------------------------------------------------------
 
@@ -111,6 +167,7 @@ class LinkWalk:
     def finish(self) -> None:
         """Process what is left; call once, after the last feed."""
         self._drain(final=True)
+        self._settle_the_end()
 
     def _drain(self, *, final: bool) -> None:
         while self._pending:
@@ -258,9 +315,15 @@ class LinkWalk:
                     other_line=original.line,
                 )
                 return
-        # b. a fork: it names an earlier event of the chain
+        if self._put_back(record):
+            return
+        # b. a fork: it names an earlier event of the chain (or the genesis, not the tip)
         named = self.find_on_chain(record.prev) if record.prev is not None else None
-        if named is not None:
+        if named is not None and named.prev is not None and named.prev == self.tip_hash:
+            self._moved_earlier(named, record)
+            self._accept(record)
+            return
+        if named is not None or (record.prev == self.genesis and self._tip is not None):
             following = self._next_link()
             if following is not None and following[0] == stored:
                 self._retract_after(named, record)
@@ -271,7 +334,7 @@ class LinkWalk:
             index = self._ledger.add(
                 FindingKind.INSERTED,
                 record,
-                f"links to {named.file}:{named.line}, whose successor is elsewhere;"
+                f"links to {_at(named)}, whose successor is elsewhere;"
                 " the chain does not go on from it",
             )
             self._displace(record, index)
@@ -290,6 +353,11 @@ class LinkWalk:
                 record.line,
             )
             self._accept(event)
+            self._accept(record)
+            return
+        block = self._displaced_chain(record.prev) if moved is not None else None
+        if block is not None:
+            self._take_back(block, f"{record.file}:{record.line}")
             self._accept(record)
             return
         # d. look ahead for the tip's successor and for this record's predecessor
@@ -390,9 +458,78 @@ class LinkWalk:
             lo=at,
         )
 
+    def _displaced_chain(self, last: str | None) -> list[Where] | None:
+        """Events reported out of place or inserted, each linking to the one before, the
+        first to the tip and the last stored as ``last``: a block moved away from here.
+        None when there is none, or when it holds only part of a finding's events."""
+        block: list[Where] = []
+        while last is not None and last in self._displaced and len(block) < MAX_REMEMBERED:
+            event = self._displaced[last][0]
+            block.append(event)
+            if event.prev == self.tip_hash:
+                block.reverse()
+                return block if self._whole_findings(block) else None
+            last = event.prev
+        return None
+
+    def _displaced_from_tip(self) -> list[Where] | None:
+        """Like ``_displaced_chain``, for a block that ends the file: the displaced events
+        that go on from the tip, one linking to the next, as far as they go."""
+        after = {event.prev: event for event, _ in self._displaced.values()}
+        block: list[Where] = []
+        event = after.get(self.tip_hash)
+        while event is not None and len(block) < MAX_REMEMBERED:
+            block.append(event)
+            event = after.get(event.stored)
+        return block if block and self._whole_findings(block) else None
+
+    def _whole_findings(self, block: list[Where]) -> bool:
+        """True when every event of the findings that ``block`` holds is in it."""
+        indexes = {self._displaced[event.stored][1] for event in block}
+        reported = 0
+        for index in indexes:
+            finding = self._ledger[index]
+            if finding is None or finding.kind not in _DISPLACING:
+                return False
+            reported += finding.count or 1
+        held = sum(1 for _, index in self._displaced.values() if index in indexes)
+        return reported == held == len(block)
+
+    def _take_back(self, block: list[Where], before: str | None) -> None:
+        """Put ``block`` back on the chain after the tip, as one reordered finding."""
+        tip = self._tip
+        indexes = sorted({self._displaced[event.stored][1] for event in block})
+        for index in indexes:
+            if self._ledger.kind_of(index) is FindingKind.REORDERED:
+                self.moved_off_chain -= 1
+            self._ledger.withdraw(index)
+        self._ledger.put(indexes[0], _moved_block(block[0], block[-1], len(block), tip, before))
+        for event in block:
+            del self._displaced[event.stored]
+            self._accept(event)
+
+    def _settle_the_end(self) -> None:
+        """A block moved to the end of the file, once all is read: events taken off as
+        inserted, or displaced ones, that go on from the tip are put back; so is an
+        event after a gap that links to the tip."""
+        taken, self._taken = self._taken, None
+        if taken is not None and self._goes_on(taken):
+            self._put_taken_back(taken, None)
+            return
+        block = self._displaced_from_tip()
+        if block is not None:
+            self._take_back(block, None)
+            return
+        index, event = self._missing.get(self.tip_hash or "", (None, None))
+        if index is not None and event is not None and self._tip is not None:
+            # the event after a gap links to the tip: it was moved up from the end
+            if self._ledger.kind_of(index) in (FindingKind.DELETED, FindingKind.LINK_BROKEN):
+                self._moved_earlier(event, None)
+                self._tip = self.find_on_chain(event.stored) or event
+
     def _moved_here(self, record: Record) -> bool:
         """True if this record is the event a broken link further up was missing."""
-        index = self._missing.get(record.stored or "")
+        index = self._missing.get(record.stored or "", (None, None))[0]
         gap = None if index is None else self._ledger[index]
         if index is None or gap is None or gap.count not in (None, 1):
             return False
@@ -440,28 +577,75 @@ class LinkWalk:
             kind, record, f"{link}: {why}", expected=expected, computed=record.prev, count=count
         )
         if record.prev is not None:
-            _bounded_put(self._missing, record.prev, index)
+            _bounded_put(self._missing, record.prev, (index, Where.of(record)))
 
-    def _retract_after(self, named: Where, record: Record) -> None:
-        """Take the events after ``named`` off the chain: they were inserted."""
-        first, last = self._behind.at(named.pos + 1), self._tip
-        count = self.chain_length - named.pos
-        self._behind.forget_after(named.pos)
-        self.chain_length = named.pos
+    def _moved_earlier(self, named: Where, record: Record | None) -> None:
+        """``named``, accepted earlier after a gap, links to the tip and ``record`` to
+        it (None: the file ends): it was moved up from here, and the gap it left is no gap."""
+        tip = self._tip
+        self.deleted_counted -= self._ledger.withdraw_gap_at(named.file, named.line)
+        self._missing.pop(named.prev or "", None)
+        before = None if record is None else f"{record.file}:{record.line}"
+        self._ledger.append(_moved_block(named, named, 1, tip, before))
+
+    def _put_back(self, record: Record) -> bool:
+        """True when ``record`` links to the last event taken off as inserted, and the
+        first of them to the tip, nothing else found since: the chain goes on from
+        them, so they were genuine and one of the two stretches (the shorter) moved."""
+        taken, self._taken = self._taken, None
+        if taken is None or record.prev != taken.last.stored or not self._goes_on(taken):
+            return False
+        self._put_taken_back(taken, f"{record.file}:{record.line}")
+        self._accept(record)
+        return True
+
+    def _goes_on(self, taken: _Taken) -> bool:
+        """True when the first event taken off links to the tip, nothing found since."""
+        return (
+            taken.first.prev is not None
+            and taken.first.prev == self.tip_hash
+            and self._ledger.size == taken.findings
+            and self._behind.at(_pos(taken.named) + 1) is not None
+        )
+
+    def _put_taken_back(self, taken: _Taken, before: str | None) -> None:
+        """The events taken off follow the tip: one of the two stretches after the fork
+        moved, reported in place of the inserted finding (before ``before``, or at the end)."""
+        since, tip = self._behind.at(_pos(taken.named) + 1), self._tip
+        stayed = self.chain_length - _pos(taken.named)
+        if since is not None and tip is not None and stayed <= taken.count:
+            # the events after the fork were moved down
+            moved = _moved_block(since, tip, stayed, taken.named, _at(taken.first))
+        else:  # the events taken off were moved up
+            moved = _moved_block(taken.first, taken.last, taken.count, tip, before)
+        self._ledger.put(taken.index, moved)
+        self.chain_length += taken.count
+        self._tip = replace(taken.last, pos=self.chain_length)
+
+    def _retract_after(self, named: Where | None, record: Record) -> None:
+        """Take the events after ``named`` (None: the genesis) off the chain: they were
+        inserted."""
+        first, last = self._behind.at(_pos(named) + 1), self._tip
+        count = self.chain_length - _pos(named)
+        self._behind.forget_after(_pos(named))
+        self.chain_length = _pos(named)
         self._tip = named
+        if named is None:
+            self.first_hash = None
         if first is None or last is None:
             return
         self.deleted_counted -= self._ledger.withdraw_gap_at(first.file, first.line)
-        self._ledger.append(
+        index = self._ledger.append(
             Finding(
                 FindingKind.INSERTED,
                 first.file,
                 first.line,
                 f"{count} events are not part of the chain: {record.file}:{record.line}"
-                f" links to {named.file}:{named.line}, skipping them",
+                f" links to {_at(named)}, skipping them",
                 seq=first.seq,
                 event_id=first.event_id,
                 count=count,
                 span=last.line - first.line + 1 if last.file == first.file else 1,
             )
         )
+        self._taken = _Taken(index, self._ledger.size, named, first, last, count)

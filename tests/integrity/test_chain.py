@@ -100,6 +100,30 @@ def test_an_event_moved_far_is_one_reordered_finding(kit: Any) -> None:
     assert report.findings[0].message == "out of order: belongs before log.jsonl:11"
 
 
+def test_a_far_swap_is_two_reordered_findings(kit: Any) -> None:
+    events = kit.chain(200)
+    events[9], events[149] = events[149], events[9]
+    report = kit.verify_lines(kit.lines_of(events), expected_count=200)
+    assert kit.kinds(report) == [("reordered", 10), ("reordered", 150)]
+    assert report.findings[0].message == "event belongs after log.jsonl:149, before log.jsonl:151"
+
+
+@pytest.mark.parametrize(("start", "to"), [(20, 150), (150, 20), (150, 190), (0, 100), (100, 0)])
+def test_a_block_moved_far_is_one_reordered_finding_and_the_chain_is_whole(
+    kit: Any, start: int, to: int
+) -> None:
+    """Also to the very start or the very end: the anchors still hold."""
+    events = kit.chain(240)
+    block, rest = events[start : start + 50], events[:start] + events[start + 50 :]
+    moved = rest[:to] + block + rest[to:]
+    report = kit.verify_lines(
+        kit.lines_of(moved), expected_count=240, expected_head=events[-1]["hash"]
+    )
+    [finding] = report.findings
+    assert finding.kind.value == "reordered" and finding.count == finding.span
+    assert "events) belong after " in finding.message
+
+
 def test_a_duplicated_line_is_a_duplicate(kit: Any) -> None:
     events = kit.chain(30)
     events.insert(6, events[5])
@@ -108,19 +132,23 @@ def test_a_duplicated_line_is_a_duplicate(kit: Any) -> None:
     assert report.findings[0].other_line == 6
 
 
-@pytest.mark.parametrize(("start", "length"), [(40, 60), (10, 90), (0, 120)])
-def test_a_block_copied_again_is_reported_duplicate_to_its_last_line(
-    kit: Any, start: int, length: int
+@pytest.mark.parametrize(
+    ("start", "length", "later"), [(40, 60, 0), (10, 90, 0), (0, 120, 0), (10, 100, 300)]
+)
+def test_a_block_copied_again_is_one_duplicate_finding(
+    kit: Any, start: int, length: int, later: int
 ) -> None:
-    """Past the lines kept as records around a break, the copy arrives as one run."""
-    lines = kit.lines_of(kit.chain(200))
-    copied = lines[: start + length] + lines[start : start + length] + lines[start + length :]
+    """Records around the breaks and the run between them: one finding, however far
+    from its original the copy lies."""
+    lines = kit.lines_of(kit.chain(500))
+    at = start + length + later
+    copied = lines[:at] + lines[start : start + length] + lines[at:]
     report = kit.verify_lines(copied)
-    assert {f.kind.value for f in report.findings} == {"duplicate"}
-    covered = [line for f in report.findings for line in range(f.line, f.line + f.span)]
-    first = start + length + 1
-    assert covered == list(range(first, first + length))
-    assert report.events == 200 + length
+    [finding] = report.findings
+    assert (finding.kind.value, finding.line, finding.span) == ("duplicate", at + 1, length)
+    assert (finding.count, finding.other_line) == (length, start + 1)
+    assert f"({length} events) already appeared, from " in finding.message
+    assert report.events == 500 + length
 
 
 def test_a_copy_placed_before_its_original_is_the_duplicate(kit: Any) -> None:

@@ -127,3 +127,65 @@ def test_any_duplicated_line_is_one_duplicate_finding(
     events.insert(target, events[source])
     report = kit.verify_lines(kit.lines_of(events))
     assert kit.kinds(report) == [("duplicate", target + 1)]
+
+
+#: Long enough that moves and copies reach past the walk's look-ahead (24 records)
+#: and the records kept around each break (32 lines).
+FAR = 240
+
+
+@PROPERTY
+@given(data=st.data())
+def test_any_block_moved_anywhere_is_one_reordered_finding(kit: Any, data: st.DataObject) -> None:
+    """Reported where the moved block now is, or as the stretch it jumped over; the
+    chain is whole, so the anchors hold."""
+    events = kit.chain(FAR)
+    length = data.draw(st.integers(1, 70))
+    start = data.draw(st.integers(0, FAR - length))
+    rest = events[:start] + events[start + length :]
+    to = data.draw(st.integers(0, len(rest)).filter(lambda to: to != start))
+    moved = rest[:to] + events[start : start + length] + rest[to:]
+    report = kit.verify_lines(
+        kit.lines_of(moved), expected_count=FAR, expected_head=events[-1]["hash"]
+    )
+    [finding] = report.findings
+    assert finding.kind.value == "reordered"
+    block = range(to + 1, to + length + 1)
+    jumped = (
+        range(start + 1, to + 1)
+        if to > start
+        else range(to + length + 1, start + length + 1)
+    )
+    assert finding.lines in (block, jumped)
+    assert report.events == FAR
+
+
+@PROPERTY
+@given(data=st.data())
+def test_any_swap_is_reordered_at_the_two_lines(kit: Any, data: st.DataObject) -> None:
+    events = kit.chain(FAR)
+    first = data.draw(st.integers(0, FAR - 2))
+    second = data.draw(st.integers(first + 1, FAR - 1))
+    events[first], events[second] = events[second], events[first]
+    report = kit.verify_lines(
+        kit.lines_of(events), expected_count=FAR, expected_head=kit.chain(FAR)[-1]["hash"]
+    )
+    expected = {first + 1} if second == first + 1 else {first + 1, second + 1}
+    assert {kind for kind, _ in kit.kinds(report)} == {"reordered"}
+    assert {line for _, line in kit.kinds(report)} == expected
+
+
+@PROPERTY
+@given(data=st.data())
+def test_any_block_copied_anywhere_later_is_one_duplicate_finding(
+    kit: Any, data: st.DataObject
+) -> None:
+    events = kit.chain(FAR)
+    length = data.draw(st.integers(1, 70))
+    start = data.draw(st.integers(0, FAR - length))
+    at = data.draw(st.integers(start + length, FAR))
+    copied = events[:at] + events[start : start + length] + events[at:]
+    report = kit.verify_lines(kit.lines_of(copied))
+    [finding] = report.findings
+    assert (finding.kind.value, finding.line, finding.span) == ("duplicate", at + 1, length)
+    assert finding.other_line == start + 1
