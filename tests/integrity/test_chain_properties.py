@@ -151,11 +151,7 @@ def test_any_block_moved_anywhere_is_one_reordered_finding(kit: Any, data: st.Da
     [finding] = report.findings
     assert finding.kind.value == "reordered"
     block = range(to + 1, to + length + 1)
-    jumped = (
-        range(start + 1, to + 1)
-        if to > start
-        else range(to + length + 1, start + length + 1)
-    )
+    jumped = range(start + 1, to + 1) if to > start else range(to + length + 1, start + length + 1)
     assert finding.lines in (block, jumped)
     assert report.events == FAR
 
@@ -163,6 +159,8 @@ def test_any_block_moved_anywhere_is_one_reordered_finding(kit: Any, data: st.Da
 @PROPERTY
 @given(data=st.data())
 def test_any_swap_is_reordered_at_the_two_lines(kit: Any, data: st.DataObject) -> None:
+    """One finding for neighbours. Two apart (c b a), moving a and b reads the same
+    as swapping a and c: either pair of lines is right."""
     events = kit.chain(FAR)
     first = data.draw(st.integers(0, FAR - 2))
     second = data.draw(st.integers(first + 1, FAR - 1))
@@ -170,9 +168,12 @@ def test_any_swap_is_reordered_at_the_two_lines(kit: Any, data: st.DataObject) -
     report = kit.verify_lines(
         kit.lines_of(events), expected_count=FAR, expected_head=kit.chain(FAR)[-1]["hash"]
     )
-    expected = {first + 1} if second == first + 1 else {first + 1, second + 1}
+    lines = {line for _, line in kit.kinds(report)}
     assert {kind for kind, _ in kit.kinds(report)} == {"reordered"}
-    assert {line for _, line in kit.kinds(report)} == expected
+    if second - first == 2:
+        assert len(report.findings) == 2 and lines <= {first + 1, first + 2, second + 1}
+    else:
+        assert lines == ({first + 1} if second == first + 1 else {first + 1, second + 1})
 
 
 @PROPERTY
