@@ -118,6 +118,14 @@ def verify_command(
     pubkey: Annotated[
         Path | None, typer.Option("--pubkey", help="Public key (PEM) the checkpoint is signed by.")
     ] = None,
+    cloudtrail_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--cloudtrail-keys",
+            help="CloudTrail's public keys (`aws cloudtrail list-public-keys` output) for"
+            " the digest files' signatures.",
+        ),
+    ] = None,
     fmt: ReportFormatOpt = None,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
@@ -126,7 +134,8 @@ def verify_command(
     """Check hash-chained exports and report every defect (exit 1 when any).
 
     Without --expect-head/--expect-count or --checkpoint the end of the chain is
-    unanchored: a truncated tail cannot be told from a complete one.
+    unanchored: a truncated tail cannot be told from a complete one. A copy of a
+    CloudTrail bucket (digest files among the paths) is checked against its digests.
     """
     from auditcli.ingest.sources import Evidence, expand, is_pipe, stdin_bytes
     from auditcli.integrity import NamedStream, verify_chain
@@ -144,6 +153,10 @@ def verify_command(
         )
     color = use_color(no_color, os.environ)
     anchors = (checkpoint, pubkey, key_file)
+    if paths and _verify_cloudtrail(paths, cloudtrail_keys, output_format, output, color):
+        return
+    if cloudtrail_keys is not None:
+        raise UsageError("--cloudtrail-keys: no CloudTrail digest file among the paths")
     if not paths:
         if expect_head is not None or expect_count is not None or checkpoint:
             raise UsageError("anchors apply to files, not to --db", "verify the exported files")
@@ -180,6 +193,35 @@ def verify_command(
     _report([(", ".join(paths), report)], output_format, output, color, keep)
 
 
+def _verify_cloudtrail(
+    paths: list[str],
+    keys: Path | None,
+    output_format: OutputFormat,
+    output: Path | None,
+    color: bool,
+) -> bool:
+    """Check the CloudTrail digest files among ``paths``; False when there are none."""
+    from auditcli.ingest.sources import Evidence, is_pipe
+    from auditcli.integrity.cloudtrail_digest import (
+        is_digest_tree,
+        read_public_keys,
+        verify_cloudtrail,
+    )
+
+    given = [Path(p) for p in paths if p != "-" and not is_pipe(p)]
+    if len(given) != len(paths) or not is_digest_tree(given):
+        return False
+    for path in given:
+        if not path.exists():
+            raise InputError(f"no such file or directory: {path}")
+    public = read_public_keys(_read_bytes(keys, "the public keys"), str(keys)) if keys else None
+    report = verify_cloudtrail(given, public)
+    _report(
+        [(", ".join(paths), report)], output_format, output, color, Evidence().with_paths(*given)
+    )
+    return True
+
+
 def _report(
     reports: list[tuple[str, ChainReport]],
     output_format: OutputFormat,
@@ -203,7 +245,7 @@ def _report(
     checked = sum(report.events for _, report in reports)
     if broken:
         raise ProblemFound(f"chain defects found in {', '.join(broken)}", None)
-    diagnostics.note(f"chain intact: {checked:,} events checked")
+    diagnostics.note(f"chain intact: {checked:,} {reports[0][1].unit} checked")
 
 
 def _verify_db(

@@ -78,6 +78,9 @@ class ChainReport:
     last_time: str | None = None
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    unit: str = "events"  # what ``events`` counts
+    proven: str = "every event matches its hash and links to the one before it"
+    """What an intact report proves."""
 
     @property
     def intact(self) -> bool:

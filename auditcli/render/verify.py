@@ -28,14 +28,14 @@ def short_hashes(text: str) -> str:
 def summary(report: ChainReport, label: str) -> list[str]:
     """The lines above the findings: scheme, counts, hashes, span, verdict, notes."""
     lines = [
-        f"{report.scheme} · {report.events:,} events · {visible(label)}",
+        f"{report.scheme} · {report.events:,} {report.unit} · {visible(label)}",
         f"first hash {report.first_hash or '-'}",
         f"head       {report.head or '-'}",
     ]
     if report.first_time or report.last_time:
         lines.append(f"time span  {report.first_time or '?'} .. {report.last_time or '?'}")
     if report.intact:
-        lines.append("✓ intact: every event matches its hash and links to the one before it")
+        lines.append(f"✓ intact: {report.proven}")
     else:
         lines.append(f"✗ {len(report.findings)} defect(s) found")
     lines.extend(f"note: {visible(note)}" for note in report.notes)
@@ -54,18 +54,33 @@ def write_table(report: ChainReport, label: str, console: Console) -> None:
     if not report.findings:
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for name in ("kind", "file", "line", "seq", "event_id", "what"):
+    rows: list[dict[str, Text | str]] = [
+        {
+            "kind": Text(finding.kind.value, style="red"),
+            "file": Text(visible(finding.file)),
+            "line": _lines(finding.line, finding.span),
+            "seq": "" if finding.seq is None else str(finding.seq),
+            "event_id": Text(visible(finding.event_id or "")),
+            "what": Text(short_hashes(visible(finding.message))),
+        }
+        for finding in report.findings
+    ]
+    # a column no finding fills (a digest file's findings have no line) is left out
+    names = [
+        name for name in rows[0] if name in ("kind", "what") or any(str(r[name]) for r in rows)
+    ]
+    for name in names:
         table.add_column(name, overflow="fold", no_wrap=name in ("kind", "line", "seq"))
-    for finding in report.findings:
-        table.add_row(
-            Text(finding.kind.value, style="red"),
-            Text(visible(finding.file)),
-            str(finding.line) + (f"–{finding.line + finding.span - 1}" if finding.span > 1 else ""),
-            "" if finding.seq is None else str(finding.seq),
-            Text(visible(finding.event_id or "")),
-            Text(short_hashes(visible(finding.message))),
-        )
+    for row in rows:
+        table.add_row(*(row[name] for name in names))
     console.print(table)
+
+
+def _lines(line: int, span: int) -> str:
+    """A finding's lines; none for a finding about a whole file (line 0)."""
+    if not line:
+        return ""
+    return str(line) + (f"–{line + span - 1}" if span > 1 else "")
 
 
 def write_json(reports: list[tuple[str, ChainReport]], out: BinaryIO, *, lines: bool) -> None:
