@@ -57,10 +57,11 @@ class Ledger:
             )
         )
 
-    def append(self, finding: Finding) -> int:
-        """Record a finding, merged into the last one if it continues it; return its index."""
+    def append(self, finding: Finding, *, merge: bool = True) -> int:
+        """Record a finding, merged into the last one if it continues it (and ``merge``);
+        return its index."""
         last = self._found[-1] if self._found else None
-        if last is not None and _continues(last, finding):
+        if merge and last is not None and _continues(last, finding):
             self._found[-1] = _joined(last, finding)
         else:
             self._found.append(finding)

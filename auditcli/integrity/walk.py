@@ -646,6 +646,7 @@ class LinkWalk:
                 event_id=first.event_id,
                 count=count,
                 span=last.line - first.line + 1 if last.file == first.file else 1,
-            )
+            ),
+            merge=False,  # kept whole: _put_back may say what it really was
         )
         self._taken = _Taken(index, self._ledger.size, named, first, last, count)
