@@ -168,10 +168,11 @@ def pruned_for(
 
     A path at which every event of the sample holds an object or array (``actor``
     in ``"actor": {"id": ...}``) is left out too when only its own members follow it
-    among the column's paths: extracting it would write the object out as text only
-    for the mapping to discard it. Its column then joins ``retry_when``, so an event
-    where it is a scalar after all, the one case where it fills the column, is
-    mapped again by the fallback, as the full adapter maps it.
+    among the column's paths, and they fill the column in every sampled event:
+    extracting it would write the object out as text only for the mapping to discard
+    it. Its column then joins ``retry_when``, so an event where it is a scalar after
+    all, the one case where it fills the column, is mapped again by the fallback, as
+    the full adapter maps it.
     """
     keys = {key for event in sample for key in event}
     kept: dict[str, tuple[str, ...]] = {}
@@ -182,24 +183,31 @@ def pruned_for(
             p
             for at, p in enumerate(present)
             if column == "outcome"  # its status words decide before the error does
-            or not _only_containers(sample, p)
+            or not all(isinstance(_at(event, p), dict | list) for event in sample)
             or not all(later.startswith((p + ".", p + "[")) for later in present[at + 1 :])
         )
-        if len(kept[column]) < len(present) and column not in retry:
-            retry.append(column)
+        if len(kept[column]) < len(present):
+            # each sampled event must still fill the column: else most would map twice
+            if not sample or not all(_fills(event, kept[column]) for event in sample):
+                kept[column] = tuple(present)
+            elif column not in retry:
+                retry.append(column)
     return replace(build(kept), retry_when=tuple(retry))
 
 
-def _only_containers(sample: list[dict[str, Any]], path: str) -> bool:
-    """True when every event of ``sample`` holds an object or array at the dotted
-    ``path`` (paths with indexes or quoted names are not looked into). A key some
-    events lack is kept: each of those would be mapped twice."""
-    if not sample or "[" in path or '"' in path:
-        return False
-    for event in sample:
-        value: Any = event
-        for name in path.split("."):
-            value = value.get(name) if isinstance(value, dict) else None
-        if not isinstance(value, (dict, list)):
-            return False
-    return True
+def _at(event: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path; None for paths with indexes or quoted names."""
+    if "[" in path or '"' in path:
+        return None
+    value: Any = event
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def _fills(event: dict[str, Any], paths: tuple[str, ...]) -> bool:
+    """True when one of ``paths`` holds a non-empty scalar in ``event``."""
+    return any(
+        value not in (None, "") and not isinstance(value, dict | list)
+        for value in (_at(event, p) for p in paths)
+    )
