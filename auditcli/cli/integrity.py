@@ -209,11 +209,11 @@ def _verify_cloudtrail(
     )
 
     given = [Path(p) for p in paths if p != "-" and not is_pipe(p)]
-    if len(given) != len(paths) or not is_digest_tree(given):
-        return False
     for path in given:
         if not path.exists():
             raise InputError(f"no such file or directory: {path}")
+    if len(given) != len(paths) or not is_digest_tree(given):
+        return False
     public = read_public_keys(_read_bytes(keys, "the public keys"), str(keys)) if keys else None
     report = verify_cloudtrail(given, public)
     _report(

@@ -53,11 +53,14 @@ def is_digest_tree(paths: Iterable[Path]) -> bool:
 
 
 def _digest_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Each digest file once, though given twice or inside two paths given."""
+    seen: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            yield from (p for p in sorted(path.rglob("*.json.gz")) if _DIGEST.match(p.name))
-        elif _DIGEST.match(path.name):
-            yield path
+        found = sorted(path.rglob("*.json.gz")) if path.is_dir() else [path]
+        for file in found:
+            if _DIGEST.match(file.name) and file.resolve() not in seen:
+                seen.add(file.resolve())
+                yield file
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,13 @@ def read_public_keys(data: bytes, name: str) -> list[PublicKey]:
     if b"-----BEGIN" in data:
         blocks = re.findall(rb"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", data, re.S)
         try:
-            return [PublicKey(None, load_pem_public_key(block)) for block in blocks]
+            keys = [PublicKey(None, load_pem_public_key(block)) for block in blocks]
         except ValueError as e:
             raise InputError(f"{name}: not a public key: {e}") from e
+        return _some(keys, name)
     try:
         listed = orjson.loads(data)["PublicKeyList"]
-        return [
+        keys = [
             PublicKey(
                 str(entry["Fingerprint"]).lower(),
                 load_der_public_key(base64.b64decode(entry["Value"])),
@@ -94,6 +98,13 @@ def read_public_keys(data: bytes, name: str) -> list[PublicKey]:
         raise InputError(
             f"{name}: not the output of `aws cloudtrail list-public-keys` nor PEM keys ({e})"
         ) from e
+    return _some(keys, name)
+
+
+def _some(keys: list[PublicKey], name: str) -> list[PublicKey]:
+    if not keys:
+        raise InputError(f"{name}: holds no public key")
+    return keys
 
 
 @dataclass
@@ -139,8 +150,9 @@ class _Check:
         try:
             data = _gunzipped(path)
             doc = orjson.loads(data)
-            if not isinstance(doc, dict) or any(not doc.get(f) for f in _REQUIRED):
-                raise ValueError(f"a digest needs {', '.join(_REQUIRED)}")
+            problem = _shape_problem(doc)
+            if problem is not None:
+                raise ValueError(problem)
         except (OSError, ValueError, orjson.JSONDecodeError, zlib.error) as e:
             self.defect(FindingKind.MALFORMED, path, f"not a readable digest file: {e}")
             return None
@@ -182,7 +194,7 @@ class _Check:
 
     def log_files(self, digest: _Digest, root: Path) -> None:
         for entry in digest.doc.get("logFiles") or []:
-            key, expected = str(entry.get("s3Object", "")), str(entry.get("hashValue", ""))
+            key, expected = entry["s3Object"], entry["hashValue"]
             path = root / key
             if ".." in Path(key).parts or Path(key).is_absolute():
                 self.defect(
@@ -229,15 +241,16 @@ def verify_cloudtrail(paths: list[Path], keys: list[PublicKey] | None = None) ->
                 digest.path,
                 f"moved from its original location: it names itself {digest.key}",
             )
-    root = check.root = next((r for r in map(_root, digests) if r is not None), None)
+    roots = {r for r in map(_root, digests) if r is not None}
+    check.root = next(iter(roots)) if len(roots) == 1 else None
     chains: dict[tuple[str, ...], list[_Digest]] = {}
     for digest in digests:
         match = _DIGEST.match(digest.path.name)
         assert match is not None
         chains.setdefault(match.group(1, 2, 3), []).append(digest)
     for chain in chains.values():
-        _walk(check, sorted(chain, key=lambda d: str(d.doc["digestEndTime"])), root)
-    if root is not None:
+        _walk(check, sorted(chain, key=lambda d: str(d.doc["digestEndTime"])))
+    for root in sorted(roots):
         _unlisted(check, root)
     if keys is None:
         check.notes.append(
@@ -259,12 +272,12 @@ def verify_cloudtrail(paths: list[Path], keys: list[PublicKey] | None = None) ->
         ),
         unit="log files",
         proven="every digest links to the one before it"
-        + (", every signature verifies" if keys is not None else "")
+        + (", every signature the copy holds verifies" if keys is not None else "")
         + " and every log file listed matches its hash",
     )
 
 
-def _walk(check: _Check, chain: list[_Digest], root: Path | None) -> None:
+def _walk(check: _Check, chain: list[_Digest]) -> None:
     """One trail's digests in one region, newest first, as CloudTrail chained them."""
     by_key = {d.key: d for d in chain}
     signatures: dict[str, str] = {}
@@ -272,12 +285,15 @@ def _walk(check: _Check, chain: list[_Digest], root: Path | None) -> None:
     for digest in reversed(chain):
         signature = signatures.get(digest.key) or _saved_signature(digest.path)
         if signature is None:
+            listed = len(digest.doc.get("logFiles") or [])
             check.notes.append(
                 f"{digest.path.name}: its signature is S3 object metadata, which a copy does"
-                " not keep; save it beside it as .signature to check it (`aws s3api"
-                " head-object --query Metadata.signature`)"
+                f" not keep, so nothing signs the hashes of the {listed} log file(s) it lists;"
+                " save it beside it as .signature to check it (`aws s3api head-object"
+                " --query Metadata.signature`)"
             )
         check.signature(digest, signature)
+        root = _root(digest) or _root(chain[-1])
         if root is not None:
             check.log_files(digest, root)
         previous = digest.doc.get("previousDigestS3Object")
@@ -330,6 +346,36 @@ def _unlisted(check: _Check, root: Path) -> None:
             f" newest one, or added): {', '.join(p.name for p in unlisted[:3])}"
             + (", ..." if len(unlisted) > 3 else "")
         )
+
+
+#: The members a digest must have, and the types its members may have.
+_STRINGS = ("digestS3Bucket", "digestS3Object", "digestEndTime", "digestStartTime")
+_OPTIONAL = (
+    "digestPublicKeyFingerprint",
+    "previousDigestS3Object",
+    "previousDigestHashValue",
+    "previousDigestSignature",
+)
+
+
+def _shape_problem(doc: object) -> str | None:
+    """Why ``doc`` cannot be read as a digest, or None."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    if not all(isinstance(doc.get(name), str) and doc[name] for name in _STRINGS):
+        return f"a digest needs {', '.join(_STRINGS)}, as text"
+    if not all(isinstance(doc.get(name), str | None) for name in _OPTIONAL):
+        return f"{', '.join(_OPTIONAL)} must be text or null"
+    logs = doc.get("logFiles", [])
+    if not isinstance(logs, list) or not all(
+        isinstance(e, dict)
+        and isinstance(e.get("s3Object"), str)
+        and e["s3Object"]
+        and isinstance(e.get("hashValue"), str)
+        for e in logs
+    ):
+        return "logFiles must list objects with s3Object and hashValue, as text"
+    return None
 
 
 def _root(digest: _Digest) -> Path | None:

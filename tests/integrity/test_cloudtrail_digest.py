@@ -138,7 +138,7 @@ def test_an_intact_copy_verifies_with_what_it_cannot_prove_as_notes(bucket: Buck
     assert "4 digest files, 8 log files checked" in notes
     assert "signature is S3 object metadata" in notes  # the newest digest's only
     assert "digests removed after it" in notes
-    assert "every signature verifies" in report.proven
+    assert "every signature the copy holds verifies" in report.proven
 
 
 def test_the_newest_signature_saved_beside_it_is_checked(bucket: Bucket) -> None:
@@ -168,6 +168,37 @@ def test_a_second_gzip_member_after_a_log_file_is_found(bucket: Bucket) -> None:
 def test_a_digest_removed_from_the_middle_is_found(bucket: Bucket) -> None:
     bucket.digests[1].unlink()
     assert _kinds(_verify(bucket)) == [("deleted", bucket.digests[2].name)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda doc: doc.update(logFiles=["x"]),
+        lambda doc: doc.update(logFiles={"a": 1}),
+        lambda doc: doc.update(logFiles=5),
+        lambda doc: doc.update(digestEndTime=5),
+        lambda doc: doc["logFiles"][0].update(s3Object=None),
+        lambda doc: doc.update(previousDigestSignature=7),
+    ],
+)
+def test_a_digest_of_the_wrong_shape_is_malformed(
+    bucket: Bucket, change: Callable[[dict[str, Any]], None]
+) -> None:
+    """Not an internal error: its successor then finds it missing."""
+    bucket.rewrite(bucket.digests[1], change)
+    kinds = _kinds(_verify(bucket))
+    assert ("malformed", bucket.digests[1].name) in kinds
+    assert {kind for kind, _ in kinds} <= {"malformed", "deleted"}
+
+
+def test_two_copies_given_together_are_each_read_from_their_own_root(
+    tmp_path: Path, private_key: rsa.RSAPrivateKey
+) -> None:
+    first = Bucket(tmp_path / "a" / "copy", private_key, hours=2)
+    second = Bucket(tmp_path / "b" / "copy", private_key, hours=2)
+    keys = read_public_keys(first.keys_file().read_bytes(), "keys.json")
+    report = verify_cloudtrail([first.root, second.root, first.root], keys)
+    assert report.findings == () and report.events == 8
 
 
 def test_a_log_file_named_outside_the_bucket_is_not_read(bucket: Bucket) -> None:
@@ -258,4 +289,8 @@ def test_the_cli_reads_a_bucket_copy_and_exits_by_what_it_found(run: Run, bucket
     assert finding["kind"] == "deleted" and finding["file"].endswith(bucket.logs[3].name)
     bad = run("verify", bucket.root, "--cloudtrail-keys", bucket.root / "nope.json")
     assert bad.exit_code == 3
+    assert run("verify", bucket.root / "nope", "--cloudtrail-keys", keys).exit_code == 3
+    keys.write_text('{"PublicKeyList": []}')
+    empty = run("verify", bucket.root, "--cloudtrail-keys", keys)
+    assert empty.exit_code == 3 and "holds no public key" in empty.stderr
     assert run("verify", bucket.logs[0], "--cloudtrail-keys", keys).exit_code == 2
