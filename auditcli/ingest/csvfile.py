@@ -36,7 +36,8 @@ _NAME = re.compile(r"[^\x00-\x1f{}\[\]\"0-9+\-.][^\x00-\x1f{}\[\]\"]{0,127}")
 
 def sniff(head: bytes) -> bool:
     """True when ``head`` starts with a CSV header row: names, two or more distinct
-    (a repeated one is read as ``name_2``; see ``tabular.unique_names``)."""
+    (a repeated one is read as ``name_2``, an empty one as ``column_N``, as a
+    spreadsheet's trailing comma leaves; see ``tabular.unique_names``)."""
     first = head.split(b"\n", 1)[0].removesuffix(b"\r")
     if first.lstrip()[:1] in (b"{", b"[", b""):
         return False
@@ -44,10 +45,9 @@ def sniff(head: bytes) -> bool:
         names = next(csv.reader([first.decode("utf-8")]))
     except (UnicodeDecodeError, csv.Error, StopIteration):
         return False
-    stripped = [name.strip() for name in names]
+    stripped = [name.strip() for name in names if name.strip()]
     return (
-        len(stripped) >= 2
-        and len(set(stripped)) >= 2
+        len(set(stripped)) >= 2
         and all(_NAME.fullmatch(name) for name in stripped)
         and any(any(c.isalpha() for c in name) for name in stripped)
     )

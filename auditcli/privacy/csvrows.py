@@ -1,70 +1,117 @@
 """Secrets in a CSV row's text, found by the names its file's header gives its cells.
 
-``hunter2`` alone says nothing; under a ``password`` column it is a secret. The row is
-masked as the JSON object a load makes of it (``ingest.tabular``), so a CSV source's
-cells are judged exactly as a JSON source's members, and only the cells that changed
-are written back.
+``hunter2`` alone says nothing; under a ``password`` column it is a secret. Each cell
+is masked as a JSON member of that name would be (whole, when the name is a
+secret's; else wherever a detector fires in it, JSON inside it included), and only
+the cells that change are rewritten: the rest of the row stays byte for byte. Cells
+are found leniently, so a row the csv module refuses (a load rejects it) is masked
+too.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-import io
 
-import orjson
-
-from auditcli.ingest.tabular import SURPLUS_KEY, key_paths, nested, unique_names
-from auditcli.privacy.secrets import DEFAULT, DetectorSet, mask_json_text
+from auditcli.privacy.secrets import DEFAULT, DetectorSet, mask_text
 
 __all__ = ["mask_csv_row"]
+
+#: The columns of a name and value pair, as some exports write a secret's name.
+_PAIR_NAMES = ("name", "Name", "key", "Key")
+_PAIR_VALUES = ("value", "Value")
 
 
 def mask_csv_row(text: str, header: str, detectors: DetectorSet = DEFAULT) -> str:
     """``text``, one row of a CSV file whose header row is ``header``, with its secret
-    cells masked; unchanged (byte for byte) when it holds none. A row or header the
-    csv module cannot read comes back as it is (free-text masking still applies)."""
-    paths = _paths(header)
-    if paths is None or not _may_name_a_secret(paths, detectors):
-        return text  # value shapes are found in the text as it is
-    cells = _cells(text)
-    if cells is None:
+    cells masked; unchanged (byte for byte) when it holds none."""
+    names = _names(header)
+    unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
+    if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
         return text
-    row = orjson.dumps(nested(paths, cells)).decode()
-    masked_row = mask_json_text(row, detectors)
-    if masked_row == row:
-        return text
-    masked = orjson.loads(masked_row)
-    safe = [_at(masked, path) for path in paths[: len(cells)]]
-    safe += masked.get(SURPLUS_KEY, [])[: max(0, len(cells) - len(paths))]
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(safe)
-    return out.getvalue()
+    spans = _cells(text)
+    cells = [_value(text[start:end]) for start, end in spans]
+    keys = _keys(names, cells, detectors)
+    out, at = [], 0
+    for (start, end), cell, key in zip(spans, cells, keys, strict=True):
+        masked = mask_text(cell, detectors, key)
+        if masked != cell:
+            out += [text[at:start], _written(masked, text[start:end].startswith('"'))]
+            at = end
+    return text if not out else "".join([*out, text[at:]])
 
 
 @functools.lru_cache(maxsize=64)
-def _paths(header: str) -> list[tuple[str, ...]] | None:
-    """Where each cell goes in the row's object, as a load places it."""
-    names = _cells(header)
-    return None if names is None else key_paths(unique_names(names))
-
-
-def _may_name_a_secret(paths: list[tuple[str, ...]], detectors: DetectorSet) -> bool:
-    """True when a column's name is a secret's, or a ``value`` column may hold the
-    value of a ``name`` column naming one (``{"name": "DB_PASSWORD", "value": ...}``)."""
-    names = {part for path in paths for part in path}
-    return bool(names & {"value", "Value"}) or any(detectors.for_key(n) for n in names)
-
-
-def _cells(text: str) -> list[str] | None:
+def _names(header: str) -> tuple[str, ...]:
+    """The header's column names, as written (a repeated one keeps its name)."""
     try:
-        return next(csv.reader([text], strict=True))
+        return tuple(name.strip() for name in next(csv.reader([header])))
     except (csv.Error, StopIteration):
-        return None
+        return ()
 
 
-def _at(row: dict[str, object], path: tuple[str, ...]) -> object:
-    node: object = row
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
+def _named_secret(names: tuple[str, ...], detectors: DetectorSet) -> bool:
+    """True when a column's name, or a part of a dotted one, is a secret's, or the
+    header pairs a name column with a value column."""
+    parts = {part for name in names for part in (name, *name.split("."))}
+    pair = bool(parts & set(_PAIR_NAMES)) and bool(parts & set(_PAIR_VALUES))
+    return pair or any(detectors.for_key(part) for part in parts)
+
+
+def _keys(names: tuple[str, ...], cells: list[str], detectors: DetectorSet) -> list[str | None]:
+    """The name each cell is masked under: its column's (the secret's part of a dotted
+    one), or, in a value column, the secret a name column beside it names."""
+    keys: list[str | None] = []
+    for name in names[: len(cells)]:
+        parts = (name, *reversed(name.split(".")))
+        keys.append(next((p for p in parts if detectors.for_key(p)), name))
+    keys += [None] * (len(cells) - len(keys))
+    named = next(
+        (cells[i] for i, name in enumerate(names[: len(cells)]) if name in _PAIR_NAMES), None
+    )
+    if named is not None and detectors.for_key(named):
+        values = {i for i, name in enumerate(names) if name in _PAIR_VALUES}
+        keys = [named if i in values else key for i, key in enumerate(keys)]
+    return keys
+
+
+def _cells(text: str) -> list[tuple[int, int]]:
+    """Where each cell of the row lies: commas outside quotes separate them; what
+    follows a closing quote up to the next comma belongs to the cell (as the csv
+    module reads it when not strict)."""
+    spans: list[tuple[int, int]] = []
+    start, length = 0, len(text)
+    while True:
+        at = start
+        if at < length and text[at] == '"':
+            at += 1
+            while at < length:
+                if text[at] == '"':
+                    if text.startswith('""', at):
+                        at += 2
+                        continue
+                    break
+                at += 1
+        comma = text.find(",", at)
+        end = length if comma < 0 else comma
+        spans.append((start, end))
+        if comma < 0:
+            return spans
+        start = comma + 1
+
+
+def _value(cell: str) -> str:
+    """A cell's text without its quotes, ``""`` read as ``"``."""
+    if not cell.startswith('"'):
+        return cell
+    body, _, rest = cell[1:].partition('"')
+    while rest.startswith('"'):  # a doubled quote inside
+        more, _, rest = rest[1:].partition('"')
+        body += '"' + more
+    return body + rest
+
+
+def _written(value: str, quoted: bool) -> str:
+    if quoted or any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value

@@ -384,8 +384,11 @@ def mask_json_text(raw: str, detectors: DetectorSet = DEFAULT) -> str:
     )
 
 
-def mask_text(text: str, detectors: DetectorSet = DEFAULT) -> str:
-    """A column value with every secret in it masked (JSON inside it stays valid)."""
-    if not detectors.may_contain_secret(text):
+def mask_text(text: str, detectors: DetectorSet = DEFAULT, key: str | None = None) -> str:
+    """A column value with every secret in it masked (JSON inside it stays valid);
+    found under ``key`` (a CSV column's name), masked whole when that names a secret,
+    as a JSON member's value is."""
+    keyed = detectors.for_key(key) if key is not None else None
+    if keyed is None and not detectors.may_contain_secret(text):
         return text
-    return _mask_string(text, None, _Scan(detectors, detectors.shapes_in(text)), 0)
+    return _mask_string(text, keyed, _Scan(detectors, detectors.shapes_in(text)), 0)

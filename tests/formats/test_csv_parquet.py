@@ -203,6 +203,8 @@ def test_sniffing_tells_a_csv_header_from_other_text() -> None:
     assert not sniff(b"a,a\n")
     assert sniff(b"timestamp,actor,action,actor\n")
     assert not sniff(b"just one line of text\n")
+    assert sniff(b"timestamp,actor,password,\n")  # a spreadsheet's trailing comma
+    assert not sniff(b"actor,,\n")
 
 
 def test_a_repeated_header_name_is_read_with_a_suffix() -> None:
