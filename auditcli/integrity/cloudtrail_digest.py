@@ -43,13 +43,12 @@ _DIGEST = re.compile(
     r"^(\d{12})_CloudTrail-Digest_([a-z0-9-]+)_(.+)_\d{8}T\d{6}Z(_backfill)?\.json\.gz$"
 )
 _LOG = re.compile(r"^\d{12}_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_[A-Za-z0-9]+\.json\.gz$")
-_REQUIRED = ("digestS3Bucket", "digestS3Object", "digestEndTime", "digestStartTime")
 _READ = 1 << 20
 
 
 def is_digest_tree(paths: Iterable[Path]) -> bool:
     """True when ``paths`` are, or hold, CloudTrail digest files."""
-    return any(True for _ in _digest_files(paths))
+    return next(_digest_files(paths), None) is not None
 
 
 def _digest_files(paths: Iterable[Path]) -> Iterator[Path]:
