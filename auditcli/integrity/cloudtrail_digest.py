@@ -24,7 +24,6 @@ import base64
 import binascii
 import hashlib
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ import orjson
 
 from auditcli.errors import InputError
 from auditcli.integrity.report import ChainReport, Finding, FindingKind
+from auditcli.integrity.sources import ReadStopped, gunzipped
 
 __all__ = ["SCHEME", "is_digest_tree", "read_public_keys", "verify_cloudtrail"]
 
@@ -152,7 +152,7 @@ class _Check:
             problem = _shape_problem(doc)
             if problem is not None:
                 raise ValueError(problem)
-        except (OSError, ValueError, orjson.JSONDecodeError, zlib.error) as e:
+        except (OSError, ValueError, ReadStopped) as e:
             self.defect(FindingKind.MALFORMED, path, f"not a readable digest file: {e}")
             return None
         return _Digest(path, data, doc, path.name.endswith("_backfill.json.gz"))
@@ -205,7 +205,7 @@ class _Check:
             self.listed.add(path)
             try:
                 found = hashlib.sha256()
-                for chunk in _gunzip(path):
+                for chunk in gunzipped(path, _READ, one_member=True):
                     found.update(chunk)
             except FileNotFoundError:
                 self.defect(
@@ -215,7 +215,7 @@ class _Check:
                     expected=expected,
                 )
                 continue
-            except (OSError, ValueError, zlib.error) as e:
+            except (OSError, ReadStopped) as e:
                 self.defect(FindingKind.MALFORMED, path, f"not a readable log file: {e}")
                 continue
             self.logs_checked += 1
@@ -392,19 +392,5 @@ def _saved_signature(path: Path) -> str | None:
         return None
 
 
-def _gunzip(path: Path) -> Iterator[bytes]:
-    """The gunzipped bytes of a file, a chunk at a time; data after the first gzip
-    member (a second member appended to pass a forged tail off) is an error."""
-    inflate = zlib.decompressobj(wbits=31)
-    with path.open("rb") as f:
-        while chunk := f.read(_READ):
-            yield inflate.decompress(chunk)
-            if inflate.eof and (inflate.unused_data or f.read(1)):
-                raise ValueError("unexpected data after the end of the compressed stream")
-    if not inflate.eof:
-        raise ValueError("compressed stream cut short")
-    yield inflate.flush()
-
-
 def _gunzipped(path: Path) -> bytes:
-    return b"".join(_gunzip(path))
+    return b"".join(gunzipped(path, _READ, one_member=True))

@@ -23,6 +23,7 @@ __all__ = [
     "NamedStream",
     "Source",
     "display_name",
+    "gunzipped",
     "is_gzip",
     "open_lines",
     "plan_ranges",
@@ -144,13 +145,23 @@ def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _gunzip(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
-    """Undo gzip (one member or several), at most ``size`` bytes out at a time."""
+def gunzipped(path: Path, size: int, *, one_member: bool = False) -> Iterator[bytes]:
+    """A gzip file's bytes, at most ``size`` at a time (see ``_gunzip``)."""
+    with open(path, "rb") as handle:
+        yield from _gunzip(_chunks(handle, size), size, one_member=one_member)
+
+
+def _gunzip(chunks: Iterator[bytes], size: int, *, one_member: bool = False) -> Iterator[bytes]:
+    """Undo gzip (one member or several), at most ``size`` bytes out at a time. With
+    ``one_member``, anything after the first member is an error (CloudTrail writes
+    one: a second, appended, would pass a forged tail off as the file's)."""
     member = zlib.decompressobj(wbits=31)
-    started = False
+    started = ended = False
     for chunk in chunks:
         data = chunk
         while data:
+            if ended:
+                raise ReadStopped("unexpected data after the end of the gzip stream")
             started = True
             try:
                 out = member.decompress(data, size)
@@ -159,12 +170,14 @@ def _gunzip(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
             if out:
                 yield out
             data = member.unconsumed_tail
-            if member.eof:
+            if member.eof and one_member:
+                data, ended = member.unused_data + data, True
+            elif member.eof:
                 data = (member.unused_data + data).lstrip(b"\0")  # zero padding is allowed
                 if data and not data.startswith(GZIP_MAGIC[: len(data)]):
                     raise ReadStopped("unexpected data after the end of the gzip stream")
                 member, started = zlib.decompressobj(wbits=31), False
-    if started:
+    if started and not ended:
         raise ReadStopped("the gzip stream is cut short", cut=True)
 
 
