@@ -13,13 +13,9 @@ from __future__ import annotations
 import csv
 import functools
 
-from auditcli.privacy.secrets import DEFAULT, DetectorSet, mask_text
+from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
 __all__ = ["mask_csv_row"]
-
-#: The columns of a name and value pair, as some exports write a secret's name.
-_PAIR_NAMES = ("name", "Name", "key", "Key")
-_PAIR_VALUES = ("value", "Value")
 
 
 def mask_csv_row(text: str, header: str, detectors: DetectorSet = DEFAULT) -> str:
@@ -54,7 +50,7 @@ def _named_secret(names: tuple[str, ...], detectors: DetectorSet) -> bool:
     """True when a column's name, or a part of a dotted one, is a secret's, or the
     header pairs a name column with a value column."""
     parts = {part for name in names for part in (name, *name.split("."))}
-    pair = bool(parts & set(_PAIR_NAMES)) and bool(parts & set(_PAIR_VALUES))
+    pair = bool(parts & set(PAIR_NAMES)) and bool(parts & set(PAIR_VALUES))
     return pair or any(detectors.for_key(part) for part in parts)
 
 
@@ -67,10 +63,10 @@ def _keys(names: tuple[str, ...], cells: list[str], detectors: DetectorSet) -> l
         keys.append(next((p for p in parts if detectors.for_key(p)), name))
     keys += [None] * (len(cells) - len(keys))
     named = next(
-        (cells[i] for i, name in enumerate(names[: len(cells)]) if name in _PAIR_NAMES), None
+        (cells[i] for i, name in enumerate(names[: len(cells)]) if name in PAIR_NAMES), None
     )
     if named is not None and detectors.for_key(named):
-        values = {i for i, name in enumerate(names) if name in _PAIR_VALUES}
+        values = {i for i, name in enumerate(names) if name in PAIR_VALUES}
         keys = [named if i in values else key for i, key in enumerate(keys)]
     return keys
 

@@ -120,8 +120,8 @@ class _Scan:
 
 #: The members of a name and value pair, as CloudTrail writes an ECS container's
 #: environment or a request's headers: {"name": "DB_PASSWORD", "value": "..."}.
-_PAIR_NAMES = ("name", "Name", "key", "Key")
-_PAIR_VALUES = ("value", "Value")
+PAIR_NAMES = ("name", "Name", "key", "Key")
+PAIR_VALUES = ("value", "Value")
 
 
 def _named_secrets(parsed: object, detectors: DetectorSet) -> dict[str, Detector]:
@@ -134,8 +134,8 @@ def _named_secrets(parsed: object, detectors: DetectorSet) -> dict[str, Detector
             pending.extend(v for v in item if isinstance(v, dict | list))
         elif isinstance(item, dict):
             pending.extend(v for v in item.values() if isinstance(v, dict | list))
-            name = next((item[k] for k in _PAIR_NAMES if isinstance(item.get(k), str)), None)
-            value = next((item[k] for k in _PAIR_VALUES if k in item), None)
+            name = next((item[k] for k in PAIR_NAMES if isinstance(item.get(k), str)), None)
+            value = next((item[k] for k in PAIR_VALUES if k in item), None)
             detector = detectors.for_key(name) if name is not None else None
             if detector is not None and isinstance(value, str | int | float) and value != "":
                 named[value if isinstance(value, str) else orjson.dumps(value).decode()] = detector
@@ -295,7 +295,7 @@ def _mask_json(text: str, scan: _Scan, depth: int = 0) -> str:
         keyed = forced[-1] if forced else None
         if keyed is None and key is not None:
             keyed = scan.detectors.for_key(key)
-            if keyed is None and scan.named and key in _PAIR_VALUES:
+            if keyed is None and scan.named and key in PAIR_VALUES:
                 keyed = scan.named.get(_decode(token) if first == '"' else token)
         if first in "{[":
             keys.append(key if first == "[" else None)
