@@ -317,7 +317,11 @@ def _finish(store: Store, pending: _Pending) -> SourceResult:
             store.execute(statement, {"source_id": source_id})
     _check_chain(store, pending)
     if pending.header is not None:
-        store.execute("INSERT INTO csv_headers VALUES (?, ?)", [source_id, pending.header])
+        store.execute(
+            "INSERT INTO csv_headers SELECT ?, ?, min(raw_ref), max(raw_ref)"
+            " FROM event_rows WHERE source_id = ?",
+            [source_id, pending.header, source_id],
+        )
     source_format = pending.adapter.name if pending.adapter else "empty"
     store.execute(
         """UPDATE sources SET file_sha256 = ?, source_format = ?, size_bytes = ?,

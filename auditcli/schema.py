@@ -230,12 +230,15 @@ CREATE TABLE IF NOT EXISTS access_log (
 )
 """
 
-#: The header row of each CSV source, as read (see ``RAW_HEADER``). A table of its own,
-#: so a database made before it still opens; a load creates it.
+#: The header row of each CSV source, as read (see ``RAW_HEADER``), and the span of
+#: references its events' texts take. A table of its own, so a database made before
+#: it still opens; a load creates it.
 CSV_HEADERS_DDL = """
 CREATE TABLE IF NOT EXISTS csv_headers (
   source_id INTEGER PRIMARY KEY,
-  header VARCHAR NOT NULL
+  header VARCHAR NOT NULL,
+  first_ref BIGINT,
+  last_ref BIGINT
 )
 """
 

@@ -328,17 +328,15 @@ class Store:
         """The header rows of the CSV sources by the span of their texts, or None when
         there are none (or the database predates them)."""
         try:
-            if not self.connection.execute("SELECT count(*) FROM csv_headers").fetchall()[0][0]:
-                return None
             spans = self.connection.execute(
-                "SELECT min(e.raw_ref), max(e.raw_ref), any_value(h.header) FROM csv_headers h"
-                " JOIN event_rows e USING (source_id) GROUP BY h.source_id ORDER BY 1"
+                "SELECT first_ref, last_ref, header FROM csv_headers"
+                " WHERE first_ref IS NOT NULL ORDER BY first_ref"
             ).fetchall()
         except duckdb.CatalogException:
             return None
         except duckdb.Error as e:
             raise StoreError(f"database error: {_first_line(e)}") from e
-        return HeaderRanges(spans)
+        return HeaderRanges(spans) if spans else None
 
     def query_table(
         self,
