@@ -155,7 +155,7 @@ def verify_command(
     anchors = (checkpoint, pubkey, key_file)
     if paths and _verify_cloudtrail(paths, cloudtrail_keys, output_format, output, color):
         return
-    if cloudtrail_keys is not None:
+    if cloudtrail_keys is not None and all(Path(p).exists() for p in paths or []):
         raise UsageError("--cloudtrail-keys: no CloudTrail digest file among the paths")
     if not paths:
         if expect_head is not None or expect_count is not None or checkpoint:
@@ -209,10 +209,9 @@ def _verify_cloudtrail(
     )
 
     given = [Path(p) for p in paths if p != "-" and not is_pipe(p)]
-    for path in given:
-        if not path.exists():
-            raise InputError(f"no such file or directory: {path}")
-    if len(given) != len(paths) or not is_digest_tree(given):
+    if len(given) != len(paths) or not all(p.exists() for p in given):
+        return False  # a missing one is reported as for any other verify
+    if not is_digest_tree(given):
         return False
     public = read_public_keys(_read_bytes(keys, "the public keys"), str(keys)) if keys else None
     report = verify_cloudtrail(given, public)
