@@ -41,29 +41,22 @@ def row_key_sql(kind: str, row: str) -> str:
 
 
 def record_first_seen(store: Store, source_ids: Sequence[int] | None) -> None:
-    """Append the first times found in the events of ``source_ids`` (one scan); None
+    """Append the first times found in the events of ``source_ids`` (a scan a kind); None
     means every loaded source."""
     if source_ids is not None and not source_ids:
         return
     empty = store.scalar("SELECT count(*) FROM first_seen") == 0
     which = "list_contains($ids, source_id)" if source_ids is not None else "true"
-    # Each event's keys (one per kind whose value it has), grouped as integers: the
-    # grouping sets of the strings themselves took half as long again.
-    keys = ", ".join(
-        row_key_sql(kind, "e")
-        if column is None
-        else f"CASE WHEN e.{column} IS NOT NULL THEN {row_key_sql(kind, 'e')} END"
+    # One scan per kind, its keys grouped as integers: a list of the four keys unnested
+    # from one scan took a third longer, grouping sets of the strings half as long again.
+    keys = " UNION ALL ".join(
+        f"SELECT {row_key_sql(kind, 'e')} AS key, e.ts FROM event_rows e "
+        f"WHERE {which} AND e.actor IS NOT NULL AND e.ts IS NOT NULL"
+        + (f" AND e.{column} IS NOT NULL" if column else "")
         for kind, column in KINDS.items()
     )
     store.execute(
-        f"""INSERT INTO first_seen
-           SELECT key, min(ts) FROM (
-             SELECT unnest([{keys}]) AS key, e.ts
-             FROM event_rows e
-             WHERE {which} AND e.actor IS NOT NULL AND e.ts IS NOT NULL)
-           WHERE key IS NOT NULL
-           GROUP BY key
-           ORDER BY 2""",
+        f"INSERT INTO first_seen SELECT key, min(ts) FROM ({keys}) GROUP BY key ORDER BY 2",
         {"ids": list(source_ids)} if source_ids is not None else None,
     )
     if not empty:  # keys seen before now have two rows: keep the earlier, in time order
