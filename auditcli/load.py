@@ -264,7 +264,7 @@ class _Reading:
                 start = chain_start(sample) if checking else None
                 if start is not None:
                     chain = start
-                    if ref.path is not None and not opened.compressed:
+                    if ref.path is not None and ref.size is not None and not opened.compressed:
                         chain = BackgroundCheck(ref.path, default_recipe(start))
                 if options.event_filter is not None:
                     prefilter.needles = _needles(options.event_filter, mapper.adapter)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,6 +193,56 @@ def test_verify_reads_a_pipe_given_as_a_path(run: Run, sealed: Path, tmp_path: P
     writer.join(10)
     assert result.exit_code == 0, result.stderr
     assert (report(result)["intact"], report(result)["events"]) == (True, 20)
+
+
+def _fed(pipe: Path, data: bytes) -> threading.Thread:
+    """A thread writing ``data`` into the FIFO ``pipe`` (made here), as a shell's ``<(...)``."""
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_bytes(data), daemon=True)
+    writer.start()
+    return writer
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX FIFOs")
+def test_load_and_filter_read_a_pipe_given_as_a_path(
+    run: Run, sealed: Path, tmp_path: Path
+) -> None:
+    """load and filter refused <(...) as not a regular file. A pipe is read once, so
+    its chain is checked from the texts stored as they were read."""
+    lines = sealed.read_bytes().splitlines(keepends=True)
+    cut = b"".join(lines[:2] + lines[3:])  # line 3 deleted: what was line 4 is now line 3
+    db = tmp_path / "case.duckdb"
+    writer = _fed(tmp_path / "cut.fifo", cut)
+    result = run("load", tmp_path / "cut.fifo", "--db", db)
+    writer.join(10)
+    assert result.exit_code == 0, result.stderr
+    result = run("filter", "--db", db, "--fields", "source_file,source_line,chain", "-f", "jsonl")
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert {row["source_file"] for row in rows} == {str(tmp_path / "cut.fifo")}
+    assert [row["source_line"] for row in rows if row["chain"] != "ok"] == [3]
+    assert len(rows) == 19
+
+    writer = _fed(tmp_path / "whole.fifo", gzip.compress(sealed.read_bytes()))
+    result = run("filter", tmp_path / "whole.fifo", "--actor", "user1", "-f", "jsonl")
+    writer.join(10)
+    assert result.exit_code == 0, result.stderr
+    found = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [row["event_id"] for row in found] == [f"e{i}" for i in range(20) if i % 3 == 1]
+
+
+@pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("gzip") is None, reason="needs bash and gzip"
+)
+def test_a_shell_process_substitution_is_read_by_filter(sealed: Path) -> None:
+    command = '"$0" -m auditcli filter <(gzip -c "$1") --actor user2 --fields event_id,chain'
+    done = subprocess.run(
+        ["bash", "-c", command, sys.executable, str(sealed)],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert [row["event_id"] for row in rows] == [f"e{i}" for i in range(20) if i % 3 == 2]
 
 
 def test_a_value_seal_cannot_write_canonically_is_named_by_file_and_line(

@@ -61,7 +61,8 @@ class Outcome(enum.StrEnum):
 PathsArg = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Files or directories (gzip ok); - for stdin. Without paths: the --db database.",
+        help="Files, directories or pipes (gzip ok); - for stdin. Without paths: the --db"
+        " database.",
         show_default=False,
     ),
 ]
@@ -152,7 +153,7 @@ def _summary(report: LoadReport, target: str) -> str:
 @command
 def load_command(
     paths: Annotated[
-        list[str], typer.Argument(help="Files or directories (gzip ok); - for stdin.")
+        list[str], typer.Argument(help="Files, directories or pipes (gzip ok); - for stdin.")
     ],
     db: DbOpt = None,
     strict: Annotated[

@@ -37,20 +37,25 @@ _ROTATION = re.compile(r"\.\d+$")
 
 @dataclass(frozen=True)
 class SourceRef:
-    """One input: a file, or standard input."""
+    """One input: a file, standard input, or a pipe."""
 
     name: str
     """How provenance names it: the path as found, or ``<stdin>``."""
     path: Path | None
     size: int | None
+    """None for a stream (stdin, a pipe), which can be read only once."""
 
 
 def expand(paths: Sequence[str]) -> list[SourceRef]:
-    """The files behind ``paths``: directories recursively in name order, ``-`` as stdin."""
+    """The files behind ``paths``: directories recursively in name order, ``-`` as stdin,
+    a pipe (``<(zcat x.gz)``) as a stream to read once (no size)."""
     refs: list[SourceRef] = []
     for given in paths:
         if given == STDIN:
             refs.append(SourceRef(STDIN_NAME, None, None))
+            continue
+        if is_pipe(given):
+            refs.append(SourceRef(os_text(given), Path(given), None))
             continue
         try:
             refs.extend(_refs_at(given))
