@@ -15,6 +15,7 @@ import orjson
 import pytest
 from typer.testing import Result
 
+from auditcli.ingest.sources import expand
 from auditcli.store import Store
 from tests.conftest import SAMPLE_LOGS, event, jsonl
 
@@ -221,6 +222,11 @@ def test_load_and_filter_read_a_pipe_given_as_a_path(
     assert {row["source_file"] for row in rows} == {str(tmp_path / "cut.fifo")}
     assert [row["source_line"] for row in rows if row["chain"] != "ok"] == [3]
     assert len(rows) == 19
+
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "dir" / "idle.jsonl")  # no writer: in a directory, passed over
+    (tmp_path / "dir" / "a.jsonl").write_bytes(sealed.read_bytes())
+    assert [ref.path for ref in expand([str(tmp_path / "dir")])] == [tmp_path / "dir" / "a.jsonl"]
 
     writer = _fed(tmp_path / "whole.fifo", gzip.compress(sealed.read_bytes()))
     result = run("filter", tmp_path / "whole.fifo", "--actor", "user1", "-f", "jsonl")

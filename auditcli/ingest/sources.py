@@ -104,7 +104,8 @@ def _log_files(directory: Path) -> Iterator[Path]:
             for suffix in COMPRESSED_SUFFIXES:
                 stem = stem.removesuffix(suffix)
             stem = _ROTATION.sub("", stem)
-            if stem.endswith(LOG_SUFFIXES):
+            # Regular files only: a pipe found in a directory would wait for a writer.
+            if stem.endswith(LOG_SUFFIXES) and (Path(root) / name).is_file():
                 yield Path(root) / name
 
 
