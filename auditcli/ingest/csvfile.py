@@ -1,5 +1,8 @@
 """CSV with a header row (GitHub audit log exports, any other export) as records.
 
+Cells are separated by commas, tabs or semicolons, whichever splits the header row
+into names (``tabular.header_row``).
+
 Each row becomes one record: ``raw`` is its text exactly as read, a quoted cell's
 line breaks included (only the line end after the row is cut); ``line`` the 1-based
 line it starts on; ``doc`` a JSON object of header -> cell, every cell a string as
@@ -13,7 +16,6 @@ Nothing here touches DuckDB.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -21,7 +23,7 @@ import orjson
 import pyarrow as pa
 
 from auditcli.ingest.framing import Batch, line_blocks
-from auditcli.ingest.tabular import key_paths, nested, unique_names
+from auditcli.ingest.tabular import header_row, key_paths, nested, unique_names
 
 #: Lines read into one batch at most, and bytes read at a time: framing makes Python
 #: objects per line, so these bound its memory.
@@ -29,28 +31,17 @@ BATCH_LINES = 1 << 16
 READ_BYTES = 4 << 20
 #: A row still open (an unbalanced quote) past this size is cut and passed on as is.
 MAX_ROW_BYTES = 16 << 20
-#: A header cell: a name, not data (no braces, brackets, quotes or control characters;
-#: not starting like a number or a time).
-_NAME = re.compile(r"[^\x00-\x1f{}\[\]\"0-9+\-.][^\x00-\x1f{}\[\]\"]{0,127}")
 
 
 def sniff(head: bytes) -> bool:
-    """True when ``head`` starts with a CSV header row: names, two or more distinct
-    (a repeated one is read as ``name_2``, an empty one as ``column_N``, as a
-    spreadsheet's trailing comma leaves; see ``tabular.unique_names``)."""
+    """True when ``head`` starts with a CSV header row (see ``tabular.header_row``): a
+    repeated name is read as ``name_2``, an empty one as ``column_N``, as a
+    spreadsheet's trailing comma leaves (see ``tabular.unique_names``)."""
     first = head.split(b"\n", 1)[0].removesuffix(b"\r")
-    if first.lstrip()[:1] in (b"{", b"[", b""):
-        return False
     try:
-        names = next(csv.reader([first.decode("utf-8")]))
-    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return header_row(first.decode("utf-8")) is not None
+    except UnicodeDecodeError:
         return False
-    stripped = [name.strip() for name in names if name.strip()]
-    return (
-        len(set(stripped)) >= 2
-        and all(_NAME.fullmatch(name) for name in stripped)
-        and any(any(c.isalpha() for c in name) for name in stripped)
-    )
 
 
 def frame_csv(head: bytes, stream: BinaryIO, chunk_bytes: int) -> Iterator[Batch]:
@@ -84,6 +75,7 @@ class _Rows:
         self._raw: list[str] = []
         self._docs: list[str] = []
         self._numbers: list[int] = []
+        self._delimiter: str | None = None
 
     def add(self, line: bytes) -> None:
         self._line += 1
@@ -107,7 +99,10 @@ class _Rows:
         if not data.strip():
             return
         raw, text = _decoded(data)
-        cells = _cells(text)
+        if self._delimiter is None:  # the header row
+            found = header_row(text)
+            self._delimiter = found[0] if found else ","
+        cells = _cells(text, self._delimiter)
         if cells is None and len(lines) > 1:
             # A stray quote joined lines that are rows of their own: read them one by one.
             for offset, line in enumerate(lines):
@@ -145,10 +140,10 @@ def _decoded(data: bytes) -> tuple[str, str]:
     return text, text
 
 
-def _cells(text: str) -> list[str] | None:
+def _cells(text: str, delimiter: str) -> list[str] | None:
     """The cells of one row's text; None when the csv module cannot read it."""
     try:
-        return next(csv.reader([text], strict=True))
+        return next(csv.reader([text], strict=True, delimiter=delimiter))
     except (csv.Error, StopIteration):
         return None
 

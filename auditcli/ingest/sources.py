@@ -28,7 +28,7 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 #: File endings picked up when a directory is given (compressed and rotated forms too:
 #: ``audit.log.1``, ``events.jsonl.2.gz``).
-LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".parquet")
+LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".tsv", ".parquet")
 COMPRESSED_SUFFIXES = (".gz",)
 GZIP_MAGIC = b"\x1f\x8b"
 #: A rotated file's number after its ending (``audit.log.1``).

@@ -8,11 +8,42 @@ dotted name as one key (a ``--mapping`` reaches it as ``"actor.email"``).
 
 from __future__ import annotations
 
+import csv
+import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
 #: Key under which a row's cells beyond the header's columns are kept, as a list.
 SURPLUS_KEY = "_extra_cells"
+#: What may separate a CSV file's cells, tried in this order: comma, tab, semicolon
+#: (what spreadsheets write where the comma is the decimal sign).
+DELIMITERS = (",", "\t", ";")
+#: A header cell: a name, not data (no braces, brackets, quotes or control characters;
+#: not starting like a number or a time).
+_NAME = re.compile(r"[^\x00-\x1f{}\[\]\"0-9+\-.][^\x00-\x1f{}\[\]\"]{0,127}")
+
+
+@functools.lru_cache(maxsize=64)
+def header_row(line: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(delimiter, names as written)`` when ``line`` is a CSV header row: two or more
+    distinct names (empty ones aside) split by the first of ``DELIMITERS`` that gives
+    them; None when it is not one."""
+    if line.lstrip()[:1] in ("{", "[", ""):
+        return None
+    for delimiter in DELIMITERS:
+        try:
+            names = next(csv.reader([line], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        stripped = [name.strip() for name in names if name.strip()]
+        if (
+            len(set(stripped)) >= 2
+            and all(_NAME.fullmatch(name) for name in stripped)
+            and any(any(c.isalpha() for c in name) for name in stripped)
+        ):
+            return delimiter, tuple(names)
+    return None
 
 
 def unique_names(names: Sequence[str]) -> list[str]:

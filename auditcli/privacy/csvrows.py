@@ -10,9 +10,7 @@ too.
 
 from __future__ import annotations
 
-import csv
-import functools
-
+from auditcli.ingest.tabular import header_row
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
 __all__ = ["mask_csv_row"]
@@ -21,29 +19,22 @@ __all__ = ["mask_csv_row"]
 def mask_csv_row(text: str, header: str, detectors: DetectorSet = DEFAULT) -> str:
     """``text``, one row of a CSV file whose header row is ``header``, with its secret
     cells masked; unchanged (byte for byte) when it holds none."""
-    names = _names(header)
+    delimiter, names = header_row(header) or (",", ())
+    names = tuple(name.strip() for name in names)
     unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
     if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
         return text
-    spans = _cells(text)
+    spans = _cells(text, delimiter)
     cells = [_value(text[start:end]) for start, end in spans]
     keys = _keys(names, cells, detectors)
     out, at = [], 0
     for (start, end), cell, key in zip(spans, cells, keys, strict=True):
         masked = mask_text(cell, detectors, key)
         if masked != cell:
-            out += [text[at:start], _written(masked, text[start:end].startswith('"'))]
+            quoted = text[start:end].startswith('"')
+            out += [text[at:start], _written(masked, quoted, delimiter)]
             at = end
     return text if not out else "".join([*out, text[at:]])
-
-
-@functools.lru_cache(maxsize=64)
-def _names(header: str) -> tuple[str, ...]:
-    """The header's column names, as written (a repeated one keeps its name)."""
-    try:
-        return tuple(name.strip() for name in next(csv.reader([header])))
-    except (csv.Error, StopIteration):
-        return ()
 
 
 def _named_secret(names: tuple[str, ...], detectors: DetectorSet) -> bool:
@@ -71,9 +62,9 @@ def _keys(names: tuple[str, ...], cells: list[str], detectors: DetectorSet) -> l
     return keys
 
 
-def _cells(text: str) -> list[tuple[int, int]]:
-    """Where each cell of the row lies: commas outside quotes separate them; what
-    follows a closing quote up to the next comma belongs to the cell (as the csv
+def _cells(text: str, delimiter: str) -> list[tuple[int, int]]:
+    """Where each cell of the row lies: delimiters outside quotes separate them; what
+    follows a closing quote up to the next delimiter belongs to the cell (as the csv
     module reads it when not strict)."""
     spans: list[tuple[int, int]] = []
     start, length = 0, len(text)
@@ -88,12 +79,12 @@ def _cells(text: str) -> list[tuple[int, int]]:
                         continue
                     break
                 at += 1
-        comma = text.find(",", at)
-        end = length if comma < 0 else comma
+        after = text.find(delimiter, at)
+        end = length if after < 0 else after
         spans.append((start, end))
-        if comma < 0:
+        if after < 0:
             return spans
-        start = comma + 1
+        start = after + 1
 
 
 def _value(cell: str) -> str:
@@ -107,7 +98,7 @@ def _value(cell: str) -> str:
     return body + rest
 
 
-def _written(value: str, quoted: bool) -> str:
-    if quoted or any(c in value for c in ',"\r\n'):
+def _written(value: str, quoted: bool, delimiter: str) -> str:
+    if quoted or any(c in value for c in (delimiter, '"', "\r", "\n")):
         return '"' + value.replace('"', '""') + '"'
     return value

@@ -205,6 +205,31 @@ def test_sniffing_tells_a_csv_header_from_other_text() -> None:
     assert not sniff(b"just one line of text\n")
     assert sniff(b"timestamp,actor,password,\n")  # a spreadsheet's trailing comma
     assert not sniff(b"actor,,\n")
+    assert sniff(b"timestamp\tactor\taction\n")
+    assert sniff(b"timestamp;actor;action\r\n")
+    assert not sniff(b"2024-05-01T10:00:00Z\tcarol\tlogin\n")
+    assert not sniff(b"2024-05-01T10:00:00Z;carol;login\n")
+    assert not sniff(b"type=USER_LOGIN msg=audit(1.0:1): pid=1\n")
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";"])
+def test_tab_and_semicolon_separated_files_are_read_like_csv(delimiter: str) -> None:
+    """What spreadsheets write where the comma is the decimal sign, and TSV exports:
+    their rows were rejected as not JSON, one each."""
+    rows = [
+        ["timestamp", "user", "event", "note"],
+        ["2024-05-01T10:00:00Z", "carol", "login", 'say "1,5"; ok'],
+        ["2024-05-01T10:01:00Z", "dave", "logout", ""],
+    ]
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    loaded = load_records(out.getvalue().encode())
+    assert loaded.rejects == []
+    assert [(e["actor"], e["action"], e["source_line"]) for e in loaded.events] == [
+        ("carol", "login", 2),
+        ("dave", "logout", 3),
+    ]
+    assert loaded.events[0]["raw"] == out.getvalue().splitlines()[1]
 
 
 def test_a_repeated_header_name_is_read_with_a_suffix() -> None:

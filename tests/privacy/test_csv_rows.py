@@ -29,6 +29,9 @@ Run = Callable[..., Result]
         ("password,a", "pw1,x,extra", "<redacted:password>,x,extra"),  # past the header
         ("name,value", "DB_PASSWORD,s3cret", "DB_PASSWORD,<redacted:password>"),
         ("api_key,actor", "k-123456,bob", "<redacted:api-key>,bob"),
+        ("t\tpassword\tnote", "1\thun,ter2\tx,y", "1\t<redacted:password>\tx,y"),  # tabs
+        ("t;password;note", '1;"a;b";x', '1;"<redacted:password>";x'),  # semicolons
+        ("t;note", "1;token=abcdef123456;", "1;token=<redacted:token>;"),
     ],
 )
 def test_the_cells_under_secret_names_are_masked(header: str, row: str, expected: str) -> None:
@@ -140,3 +143,14 @@ def test_a_database_made_before_csv_headers_still_reads(run: Run, tmp_path: Path
         "2026-03-12T10:00:00Z,alice,login,password=<redacted:password>"
     ]
     assert run("rejects", "--db", db, "-f", "jsonl").exit_code == 0
+
+
+def test_a_tab_separated_source_is_masked_by_its_own_header(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    path = tmp_path / "logs" / "export.tsv"  # found in a directory by its suffix
+    path.write_text("timestamp\tactor\tpassword\n2026-03-12T10:00:00Z\talice\thun,ter2\n")
+    db = tmp_path / "case.duckdb"
+    _load(run, tmp_path / "logs", db)
+    shown = _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl"))
+    assert shown == ["2026-03-12T10:00:00Z\talice\t<redacted:password>"]
+    assert run("filter", "--db", db, "--actor", "alice", "-f", "jsonl").stdout.count("\n") == 1
