@@ -45,6 +45,10 @@ class Where:
         )
 
 
+def _count(entry: Where | tuple[Run, int]) -> int:
+    return 1 if isinstance(entry, Where) else entry[0].count
+
+
 def _in_run(run: Run, first_pos: int, line: int, stored: str) -> Where:
     pos = first_pos + line - run.first_line
     return Where(run.file, line, stored, None, run.seq_at(line), None, pos)
@@ -67,16 +71,16 @@ class Behind:
             self._events += 1
         else:
             self._events += entry[0].count
-        while len(self._entries) > 1 and self._events > self._size:
+        # The oldest goes only when the rest still hold the window: a run counts all of
+        # its events, so dropping it whenever the total passed the window forgot up to
+        # a whole run's worth of the events just behind.
+        while len(self._entries) > 1 and self._events - _count(self._entries[0]) >= self._size:
             self._drop(self._entries.popleft())
 
     def _drop(self, entry: Where | tuple[Run, int]) -> None:
-        if isinstance(entry, Where):
-            self._events -= 1
-            if self._by_hash.get(entry.stored) is entry:
-                del self._by_hash[entry.stored]
-        else:
-            self._events -= entry[0].count
+        self._events -= _count(entry)
+        if isinstance(entry, Where) and self._by_hash.get(entry.stored) is entry:
+            del self._by_hash[entry.stored]
 
     def find(self, stored: str) -> Where | None:
         """A remembered event with this stored hash."""

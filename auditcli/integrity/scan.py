@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from itertools import accumulate, repeat
+from itertools import repeat
 from typing import Any, cast, overload
 
 import orjson
@@ -346,7 +346,14 @@ def _items(
     file: str,
     last_cut_short: bool,
 ) -> BlockScan:
-    """Full records near anything irregular, and runs between them."""
+    """Full records near anything irregular, and runs between them.
+
+    A run keeps only its last LOOKBACK hashes (``_Hashes``), so one longer than that
+    starts with a run of LOOKBACK lines, which keeps them all: a block copied right
+    after itself starts a run that goes on past it (the line after the copy links to
+    the copy's last line, which has the original's hash), and the walk can tell that
+    such a run starts with events already on the chain only from its first hashes.
+    """
     stored_of, irregular, first_prev = found.stored, found.irregular, found.first_prev
     count = len(lines)
     blanks = sum(1 for i in irregular if not lines[i].strip())
@@ -363,6 +370,9 @@ def _items(
             end = full.index(True, i)
         except ValueError:
             end = count
+        if end - i > LOOKBACK:  # its first LOOKBACK lines a run of their own: see below
+            plan.append((i, i + LOOKBACK))
+            i += LOOKBACK
         plan.append((i, end))
         i = end
     whole_range = (0, count) if count and irregular in ([], [0]) and found.first_ok else None
@@ -396,20 +406,27 @@ class _Hashes:
     """
 
     def __init__(self, stored_of: Sequence[str | None], runs: list[tuple[int, int]]) -> None:
-        self.base = min((max(start, end - LOOKBACK) for start, end in runs), default=0)
-        stop = max((end for _, end in runs), default=0)
-        texts = [text or "" for text in stored_of[self.base : stop]]
+        kept: list[list[int]] = []  # the lines kept, as merged [start, end) ranges
+        for start, end in sorted((max(start, end - LOOKBACK), end) for start, end in runs):
+            if kept and start <= kept[-1][1]:
+                kept[-1][1] = max(kept[-1][1], end)
+            else:
+                kept.append([start, end])
+        texts: list[str] = []
+        self._before: dict[int, int] = {}  # line index -> where the "\n" before its hash is
+        at = 0
+        for start, end in kept:
+            for index, text in enumerate(stored_of[start:end], start):
+                self._before[index] = at
+                texts.append(text or "")
+                at += len(texts[-1]) + 1
         self.text = "\n" + "\n".join(texts) + "\n"
-        self._starts = list(accumulate(map(len, texts), _plus_one, initial=0))
 
     def span(self, start: int, end: int) -> tuple[int, int, int]:
         """(first kept line index, lo, hi): the kept hashes of lines start to end."""
         kept = max(start, end - LOOKBACK)
-        return kept, self._starts[kept - self.base], self._starts[end - self.base] + 1
-
-
-def _plus_one(total: int, length: int) -> int:
-    return total + length + 1
+        last = self._before[end - 1]
+        return kept, self._before[kept], self.text.index("\n", last + 1) + 1
 
 
 def _run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
@@ -187,6 +188,38 @@ def test_any_block_copied_anywhere_later_is_one_duplicate_finding(
     at = data.draw(st.integers(start + length, FAR))
     copied = events[:at] + events[start : start + length] + events[at:]
     report = kit.verify_lines(kit.lines_of(copied))
+    [finding] = report.findings
+    assert (finding.kind.value, finding.line, finding.span) == ("duplicate", at + 1, length)
+    assert finding.other_line == start + 1
+
+
+#: Longer than a run keeps hashes for (LOOKBACK), with room on either side.
+LONG = 4096 + 1400
+
+
+@functools.cache
+def _long_lines(kit: Any) -> tuple[bytes, ...]:
+    return tuple(kit.lines_of(kit.chain(LONG)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_a_block_copied_in_a_long_chain_is_one_duplicate_finding(
+    kit: Any, data: st.DataObject
+) -> None:
+    """A copy right after its original starts a run that goes on past it, which kept
+    only its last LOOKBACK hashes: the copy was cut short into a link_broken finding
+    (or read as one), and a run longer than the window was forgotten whole, so a copy
+    of the events just behind read as link_broken alone. (A copy from further back than
+    the window reads as inserted: the documented limit.)"""
+    lines = list(_long_lines(kit))
+    length = data.draw(st.integers(1, 300))
+    start = data.draw(st.integers(0, LONG - length))
+    # within the window of events the walk remembers (LOOKBACK behind the tip)
+    later = st.integers(start + length, min(LONG, start + 4000))
+    at = data.draw(st.one_of(st.just(start + length), later))
+    copied = lines[:at] + lines[start : start + length] + lines[at:]
+    report = kit.verify_lines(copied)
     [finding] = report.findings
     assert (finding.kind.value, finding.line, finding.span) == ("duplicate", at + 1, length)
     assert finding.other_line == start + 1
