@@ -10,10 +10,11 @@ never reads files and never prints.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, cast, overload
 
 import orjson
@@ -413,20 +414,30 @@ class _Hashes:
             else:
                 kept.append([start, end])
         texts: list[str] = []
-        self._before: dict[int, int] = {}  # line index -> where the "\n" before its hash is
+        # per kept range: its first line, and where the "\n" before each of its hashes
+        # is (and the one after its last), as offsets into the joined text
+        self._ranges: list[tuple[int, list[int]]] = []
         at = 0
         for start, end in kept:
-            for index, text in enumerate(stored_of[start:end], start):
-                self._before[index] = at
-                texts.append(text or "")
-                at += len(texts[-1]) + 1
+            part = [text or "" for text in stored_of[start:end]]
+            self._ranges.append((start, list(accumulate(map(len, part), _plus_one, initial=at))))
+            texts += part
+            at = self._ranges[-1][1][-1]
         self.text = "\n" + "\n".join(texts) + "\n"
 
     def span(self, start: int, end: int) -> tuple[int, int, int]:
         """(first kept line index, lo, hi): the kept hashes of lines start to end."""
         kept = max(start, end - LOOKBACK)
-        last = self._before[end - 1]
-        return kept, self._before[kept], self.text.index("\n", last + 1) + 1
+        first, offsets = self._ranges[bisect_right(self._ranges, kept, key=_first) - 1]
+        return kept, offsets[kept - first], offsets[end - first] + 1
+
+
+def _first(kept: tuple[int, list[int]]) -> int:
+    return kept[0]
+
+
+def _plus_one(total: int, length: int) -> int:
+    return total + length + 1
 
 
 def _run(
