@@ -227,6 +227,10 @@ def test_load_and_filter_read_a_pipe_given_as_a_path(
     os.mkfifo(tmp_path / "dir" / "idle.jsonl")  # no writer: in a directory, passed over
     (tmp_path / "dir" / "a.jsonl").write_bytes(sealed.read_bytes())
     assert [ref.path for ref in expand([str(tmp_path / "dir")])] == [tmp_path / "dir" / "a.jsonl"]
+    idle = str(tmp_path / "dir" / "idle.jsonl")  # named twice, read once: no second wait
+    assert [ref.name for ref in expand([idle, idle])] == [idle]
+    if Path("/dev/zero").exists():  # a device is no log to read to its end
+        assert run("load", "/dev/zero", "--db", db).exit_code == 3
 
     writer = _fed(tmp_path / "whole.fifo", gzip.compress(sealed.read_bytes()))
     result = run("filter", tmp_path / "whole.fifo", "--actor", "user1", "-f", "jsonl")

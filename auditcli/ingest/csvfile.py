@@ -1,7 +1,7 @@
 """CSV with a header row (GitHub audit log exports, any other export) as records.
 
 Cells are separated by commas, tabs or semicolons, whichever splits the header row
-into names (``tabular.header_row``).
+into the most names (``tabular.csv_delimiter``).
 
 Each row becomes one record: ``raw`` is its text exactly as read, a quoted cell's
 line breaks included (only the line end after the row is cut); ``line`` the 1-based
@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 
 from auditcli.ingest.framing import Batch, line_blocks
-from auditcli.ingest.tabular import header_row, key_paths, nested, unique_names
+from auditcli.ingest.tabular import csv_delimiter, key_paths, nested, unique_names
 
 #: Lines read into one batch at most, and bytes read at a time: framing makes Python
 #: objects per line, so these bound its memory.
@@ -34,19 +34,26 @@ MAX_ROW_BYTES = 16 << 20
 
 
 def sniff(head: bytes) -> bool:
-    """True when ``head`` starts with a CSV header row (see ``tabular.header_row``): a
-    repeated name is read as ``name_2``, an empty one as ``column_N``, as a
+    """True when ``head`` starts with a CSV header row (see ``tabular.csv_delimiter``):
+    a repeated name is read as ``name_2``, an empty one as ``column_N``, as a
     spreadsheet's trailing comma leaves (see ``tabular.unique_names``)."""
-    first = head.split(b"\n", 1)[0].removesuffix(b"\r")
+    return _delimiter(head) is not None
+
+
+def _delimiter(head: bytes) -> str | None:
+    """The delimiter of a file that starts with ``head``, None when it is not CSV: its
+    first line must be UTF-8 (the rest may be cut anywhere, a character too)."""
+    first, newline, rest = head.partition(b"\n")
     try:
-        return header_row(first.decode("utf-8")) is not None
+        text = first.decode("utf-8")
     except UnicodeDecodeError:
-        return False
+        return None
+    return csv_delimiter(text + newline.decode() + rest.decode("utf-8", "replace"))
 
 
 def frame_csv(head: bytes, stream: BinaryIO, chunk_bytes: int) -> Iterator[Batch]:
     """Yield the rows of a CSV file whose first ``head`` bytes were read already."""
-    rows = _Rows()
+    rows = _Rows(_delimiter(head) or ",")
     for lines, last in line_blocks(head, stream, min(chunk_bytes, READ_BYTES)):
         for start in range(0, len(lines), BATCH_LINES):
             for line in lines[start : start + BATCH_LINES]:
@@ -64,7 +71,8 @@ def frame_csv(head: bytes, stream: BinaryIO, chunk_bytes: int) -> Iterator[Batch
 class _Rows:
     """Physical lines in, whole CSV rows out (the first one is the header)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str) -> None:
+        self._delimiter = delimiter
         self._paths: list[tuple[str, ...]] | None = None
         self._header: str | None = None
         self._open: list[bytes] = []
@@ -75,7 +83,6 @@ class _Rows:
         self._raw: list[str] = []
         self._docs: list[str] = []
         self._numbers: list[int] = []
-        self._delimiter: str | None = None
 
     def add(self, line: bytes) -> None:
         self._line += 1
@@ -99,9 +106,6 @@ class _Rows:
         if not data.strip():
             return
         raw, text = _decoded(data)
-        if self._delimiter is None:  # the header row
-            found = header_row(text)
-            self._delimiter = found[0] if found else ","
         cells = _cells(text, self._delimiter)
         if cells is None and len(lines) > 1:
             # A stray quote joined lines that are rows of their own: read them one by one.

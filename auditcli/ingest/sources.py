@@ -50,12 +50,16 @@ def expand(paths: Sequence[str]) -> list[SourceRef]:
     """The files behind ``paths``: directories recursively in name order, ``-`` as stdin,
     a pipe (``<(zcat x.gz)``) as a stream to read once (no size)."""
     refs: list[SourceRef] = []
+    pipes: set[tuple[int, int]] = set()
     for given in paths:
         if given == STDIN:
             refs.append(SourceRef(STDIN_NAME, None, None))
             continue
-        if is_pipe(given):
-            refs.append(SourceRef(os_text(given), Path(given), None))
+        pipe = _fifo(given)
+        if pipe is not None:
+            if pipe not in pipes:  # named twice, it is read once: a second open would wait
+                refs.append(SourceRef(os_text(given), Path(given), None))
+            pipes.add(pipe)
             continue
         try:
             refs.extend(_refs_at(given))
@@ -74,6 +78,16 @@ def is_pipe(given: str) -> bool:
     except OSError:
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def _fifo(given: str) -> tuple[int, int] | None:
+    """(device, inode) when ``given`` names a pipe; None for anything else (a device,
+    /dev/zero say, is no log to read to its end)."""
+    try:
+        found = os.stat(given)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino) if stat.S_ISFIFO(found.st_mode) else None
 
 
 def _refs_at(given: str) -> list[SourceRef]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,31 +20,68 @@ SURPLUS_KEY = "_extra_cells"
 #: What may separate a CSV file's cells, tried in this order: comma, tab, semicolon
 #: (what spreadsheets write where the comma is the decimal sign).
 DELIMITERS = (",", "\t", ";")
-#: A header cell: a name, not data (no braces, brackets, quotes or control characters;
-#: not starting like a number or a time).
-_NAME = re.compile(r"[^\x00-\x1f{}\[\]\"0-9+\-.][^\x00-\x1f{}\[\]\"]{0,127}")
+#: A header cell: a name, not data (no braces, brackets, quotes, ``=`` or control
+#: characters; not starting like a number or a time).
+_NAME = re.compile(r"[^\x00-\x1f{}\[\]\"=0-9+\-.][^\x00-\x1f{}\[\]\"=]{0,127}")
 
 
 @functools.lru_cache(maxsize=64)
-def header_row(line: str) -> tuple[str, tuple[str, ...]] | None:
-    """``(delimiter, names as written)`` when ``line`` is a CSV header row: two or more
-    distinct names (empty ones aside) split by the first of ``DELIMITERS`` that gives
-    them; None when it is not one."""
+def header_row(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(delimiter, names)`` when the first line of ``text`` is a CSV header row: two
+    or more distinct names (empty ones aside), split by whichever of ``DELIMITERS``
+    gives the most (the first of them on a tie); None when it is not one."""
+    line = text.split("\n", 1)[0].removesuffix("\r")
     if line.lstrip()[:1] in ("{", "[", ""):
         return None
-    for delimiter in DELIMITERS:
-        try:
-            names = next(csv.reader([line], delimiter=delimiter))
-        except (csv.Error, StopIteration):
-            continue
-        stripped = [name.strip() for name in names if name.strip()]
-        if (
-            len(set(stripped)) >= 2
-            and all(_NAME.fullmatch(name) for name in stripped)
-            and any(any(c.isalpha() for c in name) for name in stripped)
-        ):
-            return delimiter, tuple(names)
+    found = [(d, names) for d in DELIMITERS if (names := _names(line, d)) is not None]
+    return max(found, key=lambda pair: len(pair[1])) if found else None
+
+
+def _names(line: str, delimiter: str) -> tuple[str, ...] | None:
+    try:
+        names = next(csv.reader([line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return None
+    stripped = [name.strip() for name in names if name.strip()]
+    if (
+        len(set(stripped)) >= 2
+        and all(_NAME.fullmatch(name) for name in stripped)
+        and any(any(c.isalpha() for c in name) for name in stripped)
+    ):
+        return tuple(names)
     return None
+
+
+def csv_delimiter(head: str) -> str | None:
+    """The delimiter of a CSV file that starts with ``head`` (see ``header_row``), or
+    None when it does not start with a header row. A tab or a semicolon also needs the
+    first row, when ``head`` holds it whole, to have as many cells as the header: text
+    that is not CSV splits on them too (a sudo line in a syslog, a banner before JSON)."""
+    found = header_row(head)
+    if found is None or found[0] == ",":
+        return None if found is None else ","
+    delimiter = found[0]
+    try:
+        records = csv.reader(io.StringIO(head[: head.rfind("\n") + 1]), delimiter=delimiter)
+        header = next(records, None)
+        row = next((row for row in records if row), None)
+    except csv.Error:
+        header = row = None
+    if header is not None and (row is None or len(row) == len(header)):
+        return delimiter
+    return "," if _names(head.split("\n", 1)[0].removesuffix("\r"), ",") else None
+
+
+def header_cells(header: str) -> tuple[str, ...]:
+    """The column names of a CSV header row as stored (a quoted name may hold a line
+    break), split as its first line says (``header_row``); empty when it is none."""
+    found = header_row(header)
+    if found is None:
+        return ()
+    try:
+        return tuple(next(csv.reader([header], delimiter=found[0])))
+    except (csv.Error, StopIteration):
+        return found[1]
 
 
 def unique_names(names: Sequence[str]) -> list[str]:

@@ -10,7 +10,7 @@ too.
 
 from __future__ import annotations
 
-from auditcli.ingest.tabular import header_row
+from auditcli.ingest.tabular import header_cells, header_row
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
 __all__ = ["mask_csv_row"]
@@ -19,8 +19,8 @@ __all__ = ["mask_csv_row"]
 def mask_csv_row(text: str, header: str, detectors: DetectorSet = DEFAULT) -> str:
     """``text``, one row of a CSV file whose header row is ``header``, with its secret
     cells masked; unchanged (byte for byte) when it holds none."""
-    delimiter, names = header_row(header) or (",", ())
-    names = tuple(name.strip() for name in names)
+    delimiter = (header_row(header) or (",",))[0]
+    names = tuple(name.strip() for name in header_cells(header))
     unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
     if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
         return text

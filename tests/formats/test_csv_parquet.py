@@ -210,6 +210,21 @@ def test_sniffing_tells_a_csv_header_from_other_text() -> None:
     assert not sniff(b"2024-05-01T10:00:00Z\tcarol\tlogin\n")
     assert not sniff(b"2024-05-01T10:00:00Z;carol;login\n")
     assert not sniff(b"type=USER_LOGIN msg=audit(1.0:1): pid=1\n")
+    sudo = b"Jan  1 00:00:00 host sudo:  alice : TTY=pts/0 ; PWD=/home/alice ; USER=root\n"
+    assert not sniff(sudo * 2)  # names hold no "="
+    assert not sniff(b'WARNING: one thing; another\n{"ts": "2024-05-01T10:00:00Z"}\n')
+    assert sniff(b"ts;actor;token;Kommentar, intern\n1;2;3;4\n")  # the most names win
+
+
+def test_a_separator_is_the_one_the_header_and_its_first_row_agree_on() -> None:
+    """A semicolon file with a comma in a name, and a tab file whose header has a
+    quoted name with a line break, were read as comma CSV: every row rejected."""
+    semicolons = b"ts;actor;token;Kommentar, intern\n2024-01-01T00:00:00Z;alice;s3cr3t;ok\n"
+    tabs = b'ts\tactor\tpassword\t"note\nmore"\n2024-01-01T00:00:00Z\talice\thunter2\tx\n'
+    for data in (semicolons, tabs):
+        loaded = load_records(data)
+        assert loaded.rejects == []
+        assert [e["actor"] for e in loaded.events] == ["alice"]
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";"])

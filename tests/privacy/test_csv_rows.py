@@ -32,6 +32,8 @@ Run = Callable[..., Result]
         ("t\tpassword\tnote", "1\thun,ter2\tx,y", "1\t<redacted:password>\tx,y"),  # tabs
         ("t;password;note", '1;"a;b";x', '1;"<redacted:password>";x'),  # semicolons
         ("t;note", "1;token=abcdef123456;", "1;token=<redacted:token>;"),
+        ('t,password,"a\nnote"', "1,pw,x", "1,<redacted:password>,x"),  # a name's line break
+        ("t;password;Betrag, EUR", "1;pw;2,50", "1;<redacted:password>;2,50"),
     ],
 )
 def test_the_cells_under_secret_names_are_masked(header: str, row: str, expected: str) -> None:
