@@ -279,10 +279,16 @@ class _StoredHashes(Sequence[str]):
 
     def __getitem__(self, index: int | slice) -> str | list[str]:
         data = self._data
-        if isinstance(index, slice):  # the hashes a run keeps: thousands a block
+        if isinstance(index, slice):
             return [data[at : at + 64].decode("ascii") for at in self._offsets[index]]
         at = self._offsets[index]
         return data[at : at + 64].decode("ascii")
+
+    def joined(self, start: int, end: int) -> str:
+        """The hashes of lines start to end joined by newlines: the hashes a run keeps,
+        thousands a block, decoded at once."""
+        data = self._data
+        return b"\n".join([data[at : at + 64] for at in self._offsets[start:end]]).decode("ascii")
 
 
 def _examine_again(
@@ -413,17 +419,23 @@ class _Hashes:
                 kept[-1][1] = max(kept[-1][1], end)
             else:
                 kept.append([start, end])
-        texts: list[str] = []
+        pieces: list[str] = []
         # per kept range: its first line, and where the "\n" before each of its hashes
         # is (and the one after its last), as offsets into the joined text
-        self._ranges: list[tuple[int, list[int]]] = []
+        self._ranges: list[tuple[int, Sequence[int]]] = []
         at = 0
         for start, end in kept:
-            part = [text or "" for text in stored_of[start:end]]
-            self._ranges.append((start, list(accumulate(map(len, part), _plus_one, initial=at))))
-            texts += part
-            at = self._ranges[-1][1][-1]
-        self.text = "\n" + "\n".join(texts) + "\n"
+            offsets: Sequence[int]
+            if isinstance(stored_of, _StoredHashes):  # a clean block's: 64 digits each
+                pieces.append(stored_of.joined(start, end))
+                offsets = range(at, at + 65 * (end - start) + 1, 65)
+            else:
+                part = [text or "" for text in stored_of[start:end]]
+                pieces.append("\n".join(part))
+                offsets = list(accumulate(map(len, part), _plus_one, initial=at))
+            self._ranges.append((start, offsets))
+            at = offsets[-1]
+        self.text = "\n" + "\n".join(pieces) + "\n"
 
     def span(self, start: int, end: int) -> tuple[int, int, int]:
         """(first kept line index, lo, hi): the kept hashes of lines start to end."""
@@ -432,7 +444,7 @@ class _Hashes:
         return kept, offsets[kept - first], offsets[end - first] + 1
 
 
-def _first(kept: tuple[int, list[int]]) -> int:
+def _first(kept: tuple[int, Sequence[int]]) -> int:
     return kept[0]
 
 
