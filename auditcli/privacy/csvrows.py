@@ -65,7 +65,8 @@ def _keys(names: tuple[str, ...], cells: list[str], detectors: DetectorSet) -> l
 def _cells(text: str, delimiter: str) -> list[tuple[int, int]]:
     """Where each cell of the row lies: delimiters outside quotes separate them; what
     follows a closing quote up to the next delimiter belongs to the cell (as the csv
-    module reads it when not strict)."""
+    module reads it when not strict). A quote never closed (a reject's) is read as a
+    character: the cells after it keep their columns, and so their names' masks."""
     spans: list[tuple[int, int]] = []
     start, length = 0, len(text)
     while True:
@@ -79,6 +80,8 @@ def _cells(text: str, delimiter: str) -> list[tuple[int, int]]:
                         continue
                     break
                 at += 1
+            if at >= length:
+                at = start + 1
         after = text.find(delimiter, at)
         end = length if after < 0 else after
         spans.append((start, end))

@@ -66,6 +66,7 @@ def test_a_secret_in_a_cell_is_masked_under_any_column() -> None:
         ("t,_extra_cells,password", "1,keepme,pw", "1,keepme,<redacted:password>"),
         ("t,password,n", '1,"hunter2"x,n', '1,"<redacted:password>",n'),  # refused by csv
         ("t, password ,n", '"1",  pw ,"a b"', '"1",<redacted:password>,"a b"'),
+        ("t,note,password", 't,"x,hunter2', 't,"x,<redacted:password>'),  # never closed
     ],
 )
 def test_only_the_secret_cells_change(header: str, row: str, expected: str) -> None:
