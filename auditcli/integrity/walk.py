@@ -91,12 +91,10 @@ def _moved_block(
     their place after ``after`` and before ``before`` (None: at the end)."""
     where = "at the end" if before is None else f"before {before}"
     place = f"belong{'s' if count == 1 else ''} after {_at(after)}, {where}"
-    span = last.line - first.line + 1 if last.file == first.file else 1
-    message = (
-        f"event {place}"
-        if count == 1
-        else (f"lines {first.line}-{first.line + span - 1} ({count} events) {place}")
-    )
+    same_file = last.file == first.file
+    span = last.line - first.line + 1 if same_file else 1  # lines in the finding's file
+    lines = f"{first.line}-{last.line}" if same_file else f"{first.line} to {_at(last)}"
+    message = f"event {place}" if count == 1 else f"lines {lines} ({count} events) {place}"
     return Finding(
         FindingKind.REORDERED,
         first.file,

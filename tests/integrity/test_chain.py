@@ -124,6 +124,25 @@ def test_a_block_moved_far_is_one_reordered_finding_and_the_chain_is_whole(
     assert "events) belong after " in finding.message
 
 
+def test_a_moved_stretch_that_crosses_into_the_next_file_names_both_ends(kit: Any) -> None:
+    """It read "lines 51-51 (40 events)": the stretch runs from a.jsonl:51 to b.jsonl:20."""
+    events = kit.chain(200)
+    block, rest = events[50:150], events[:50] + events[150:]
+    lines = kit.lines_of(rest[:90] + block + rest[90:])
+    streams = [
+        NamedStream(name, io.BytesIO(b"".join(line + b"\n" for line in part)))
+        for name, part in (("a.jsonl", lines[:70]), ("b.jsonl", lines[70:]))
+    ]
+    [finding] = verify_chain(streams, expected_count=200, expected_head=events[-1]["hash"]).findings
+    assert (finding.kind.value, finding.file, finding.line, finding.count) == (
+        "reordered",
+        "a.jsonl",
+        51,
+        40,
+    )
+    assert finding.message.startswith("lines 51 to b.jsonl:20 (40 events) belong after b.jsonl:120")
+
+
 def test_a_duplicated_line_is_a_duplicate(kit: Any) -> None:
     events = kit.chain(30)
     events.insert(6, events[5])
