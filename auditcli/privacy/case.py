@@ -3,13 +3,16 @@
 Owns the ``pseudonym_key`` row of ``meta`` (hex of 32 random bytes, created on first
 use, so every command on one database gives one person one token), the names looked
 for inside text when pseudonymising (``known_values``: distinct actors and user
-agents), and mapping a token back (``reveal``) by pseudonymising the database's own
-values until one gives the token: no table of tokens is stored. Never prints, never
+agents, and names only rejects hold), and mapping a token back (``reveal``) by
+pseudonymising the database's own values until one gives the token: no table of
+tokens is stored. Never prints, never
 reads the environment.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +20,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from auditcli.errors import StoreError
+from auditcli.ingest.tabular import header_cells, header_row
 from auditcli.privacy.apply import MIN_KNOWN_CHARS
 from auditcli.privacy.pseudonyms import KEY_BYTES, MIN_KEY_BYTES, Pseudonymizer, actor_kind, new_key
 from auditcli.query import EventFilter
@@ -60,15 +64,71 @@ def case_key(store: Store, *, create: bool) -> bytes | None:
 
 
 def known_values(store: Store) -> dict[str, str]:
-    """Distinct actors and user agents, each with the kind of token it gets."""
+    """Distinct actors and user agents, each with the kind of token it gets; and the
+    names rejects hold (``reject_names``)."""
     known: dict[str, str] = {}
     for (agent,) in store.fetchall("SELECT DISTINCT user_agent FROM events"):
         if agent and len(agent) >= MIN_KNOWN_CHARS:
             known[agent] = "agent"
-    for (actor,) in store.fetchall("SELECT DISTINCT actor FROM events"):
+    for actor in (
+        *(actor for (actor,) in store.fetchall("SELECT DISTINCT actor FROM events")),
+        *sorted(reject_names(store)),
+    ):
         if actor and len(actor) >= MIN_KNOWN_CHARS:
-            known[actor] = actor_kind(actor)
+            known.setdefault(actor, actor_kind(actor))
     return known
+
+
+@functools.cache
+def _person_fields() -> frozenset[str]:
+    """Where a reject's text names a person: the last part of the generic adapter's
+    actor fields (``user``, ``username``, ``email``...), less ``name`` and ``id``,
+    which name much else too. (The adapters are imported only when pseudonymising.)"""
+    from auditcli.ingest.generic import CANDIDATES
+
+    return frozenset({path.rsplit(".", 1)[-1] for path in CANDIDATES["actor"]} - {"name", "id"})
+
+
+def reject_names(store: Store) -> set[str]:
+    """The names rejects hold under a person's field: a JSON member's string (found
+    leniently: a reject is not JSON) or a CSV row's cell under such a column (by its
+    file's header). When every event of someone was rejected, their name is nowhere
+    else in the case, so these would be shown in clear."""
+    fields = _person_fields()
+    member = '"(?:' + "|".join(map(re.escape, sorted(fields))) + r')"\s*:\s*"([^"\\]{1,200})"'
+    names = {
+        name
+        for (name,) in store.fetchall(
+            "SELECT DISTINCT unnest(regexp_extract_all(raw, ?, 1)) FROM reject_rows", [member]
+        )
+        if name
+    }
+    if not store.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'csv_headers'"):
+        return names  # a database made before CSV headers were kept
+    for source_id, header in store.fetchall("SELECT source_id, header FROM csv_headers"):
+        found = header_row(header)
+        columns = [name.strip().rsplit(".", 1)[-1] for name in header_cells(header)]
+        wanted = [i for i, column in enumerate(columns) if column in fields]
+        if found is None or not wanted:
+            continue
+        # rows without a quote are split in bulk; the others as the csv module reads them
+        cells = ", ".join(f"string_split(raw, $1)[{i + 1}]" for i in wanted)
+        for row in store.fetchall(
+            f"SELECT DISTINCT {cells} FROM reject_rows"
+            " WHERE source_id = $2 AND NOT contains(raw, '\"')",
+            [found[0], source_id],
+        ):
+            names.update(cell for cell in row if cell)
+        for (raw,) in store.fetchall(
+            "SELECT raw FROM reject_rows WHERE source_id = ? AND contains(raw, '\"')",
+            [source_id],
+        ):
+            try:
+                quoted = next(csv.reader([raw], delimiter=found[0]))
+            except (csv.Error, StopIteration):
+                continue
+            names.update(quoted[i] for i in wanted if i < len(quoted) and quoted[i])
+    return names
 
 
 class _Finder(Pseudonymizer):
@@ -106,6 +166,9 @@ def values_of(store: Store, key: bytes, token: str) -> list[str]:
         if kind in candidate_kinds:
             for (value,) in store.fetchall(f"SELECT DISTINCT {column} FROM events"):
                 if value:
+                    finder.column(column, value)
+            if column == "actor":
+                for value in sorted(reject_names(store)):
                     finder.column(column, value)
     if finder.found or kind not in _MAY_HOLD:
         return finder.found

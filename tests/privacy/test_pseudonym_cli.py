@@ -309,3 +309,37 @@ def test_a_content_hash_id_is_keyed_when_pseudonymised(run: Run, tmp_path: Path)
     assert str(clear["event_id"]).startswith("h:")
     assert shown[0] == shown[1] and shown[0][0]["event_id"] != clear["event_id"]
     assert str(shown[0][0]["event_id"]).startswith("h:")
+
+
+def test_a_name_only_rejects_hold_is_a_token_too(run: Run, tmp_path: Path) -> None:
+    """Rejects were pseudonymised by the case's actors alone: someone whose every event
+    was rejected (a CSV row without a time, a line cut short) was shown in clear."""
+    exported = tmp_path / "export.csv"
+    exported.write_text(
+        "timestamp,user,action\n2026-03-12T10:00:00Z,alice,login\nnot a time,bobby,login\n"
+        '"not, a time",erin,login\n'  # a quoted cell: read as the csv module reads it
+    )
+    lines = tmp_path / "cut.jsonl"
+    lines.write_text(
+        '{"timestamp": "2026-03-12T11:00:00Z", "user": "carol", "action": "x"}\n'
+        '{"user": "dave.d", "note": "dave.d was here", "action": "y"\n'
+    )
+    db = tmp_path / "case.duckdb"
+    for path in (exported, lines):
+        assert run("load", path, "--db", db).exit_code == 0
+    shown = run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl")
+    assert shown.exit_code == 0, shown.stderr
+    found = rows(shown)
+    assert not any(name in str(row["raw"]) for row in found for name in ("bobby", "erin"))
+    raws = {(row["source_file"], row["source_line"]): str(row["raw"]) for row in found}
+    row, cut = raws[(str(exported), 3)], raws[(str(lines), 2)]
+    assert "dave.d" not in cut
+    [bobby] = TOKEN.findall(row)
+    [erin] = TOKEN.findall(raws[(str(exported), 4)])
+    assert erin != bobby
+    dave = TOKEN.findall(cut)
+    assert len(dave) == 2 and dave[0] == dave[1]  # the same token wherever the name is
+    assert run("reveal", bobby, "--db", db).stdout.strip() == "bobby"
+    assert run("reveal", dave[0], "--db", db).stdout.strip() == "dave.d"
+    clear = run("rejects", "--db", db, "-f", "jsonl").stdout
+    assert "bobby" in clear and "dave.d" in clear and "erin" in clear
