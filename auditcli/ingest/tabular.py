@@ -57,7 +57,8 @@ def csv_delimiter(head: str) -> str | None:
     None when it does not start with a header row. A tab or a semicolon also needs the
     first row, when ``head`` holds it whole, to have as many cells as the header: text
     that is not CSV splits on them too (a sudo line in a syslog, a banner before JSON)."""
-    found = header_row(head)
+    first = head.split("\n", 1)[0]
+    found = header_row(first)  # the first line alone: the cache keeps what it is given
     if found is None or found[0] == ",":
         return None if found is None else ","
     delimiter = found[0]
@@ -69,7 +70,7 @@ def csv_delimiter(head: str) -> str | None:
         header = row = None
     if header is not None and (row is None or len(row) == len(header)):
         return delimiter
-    return "," if _names(head.split("\n", 1)[0].removesuffix("\r"), ",") else None
+    return "," if _names(first.removesuffix("\r"), ",") else None
 
 
 def header_cells(header: str) -> tuple[str, ...]:
