@@ -73,6 +73,7 @@ def csv_delimiter(head: str) -> str | None:
     return "," if _names(first.removesuffix("\r"), ",") else None
 
 
+@functools.lru_cache(maxsize=64)
 def header_cells(header: str) -> tuple[str, ...]:
     """The column names of a CSV header row as stored (a quoted name may hold a line
     break), split as its first line says (``header_row``); empty when it is none."""
