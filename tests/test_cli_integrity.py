@@ -231,6 +231,7 @@ def test_load_and_filter_read_a_pipe_given_as_a_path(
     assert [ref.name for ref in expand([idle, idle])] == [idle]
     if Path("/dev/zero").exists():  # a device is no log to read to its end
         assert run("load", "/dev/zero", "--db", db).exit_code == 3
+        assert run("verify", "/dev/zero").exit_code == 3
 
     writer = _fed(tmp_path / "whole.fifo", gzip.compress(sealed.read_bytes()))
     result = run("filter", tmp_path / "whole.fifo", "--actor", "user1", "-f", "jsonl")

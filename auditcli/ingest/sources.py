@@ -69,15 +69,9 @@ def expand(paths: Sequence[str]) -> list[SourceRef]:
 
 
 def is_pipe(given: str) -> bool:
-    """True when ``given`` names a pipe or a device (``<(...)``, ``/dev/stdin``): a
-    stream to read once, not a file."""
-    if given == STDIN:
-        return False
-    try:
-        mode = os.stat(given).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+    """True when ``given`` names a pipe (``<(...)``, ``/dev/stdin`` fed by one): a stream
+    to read once, not a file."""
+    return given != STDIN and _fifo(given) is not None
 
 
 def _fifo(given: str) -> tuple[int, int] | None:
