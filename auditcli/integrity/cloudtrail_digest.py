@@ -21,7 +21,7 @@ no digest lists, are reported as notes, not defects.
 from __future__ import annotations
 
 import base64
-import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -47,19 +47,23 @@ _READ = 1 << 20
 
 
 def is_digest_tree(paths: Iterable[Path]) -> bool:
-    """True when ``paths`` are, or hold, CloudTrail digest files."""
-    return next(_digest_files(paths), None) is not None
+    """True when ``paths`` are, or hold, CloudTrail digest files (the first one found
+    answers: a bucket copy holds tens of thousands of files)."""
+    return any(_DIGEST.match(file.name) for path in paths for file in _files(path))
 
 
 def _digest_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Each digest file once, though given twice or inside two paths given."""
+    """Each digest file once, in name order, though given twice or inside two paths."""
     seen: set[Path] = set()
     for path in paths:
-        found = sorted(path.rglob("*.json.gz")) if path.is_dir() else [path]
-        for file in found:
+        for file in sorted(_files(path)):
             if _DIGEST.match(file.name) and file.resolve() not in seen:
                 seen.add(file.resolve())
                 yield file
+
+
+def _files(path: Path) -> Iterable[Path]:
+    return path.rglob("*.json.gz") if path.is_dir() else [path]
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def read_public_keys(data: bytes, name: str) -> list[PublicKey]:
             )
             for entry in listed
         ]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error) as e:
+    except (KeyError, TypeError, ValueError) as e:  # JSON's and base64's errors too
         raise InputError(
             f"{name}: not the output of `aws cloudtrail list-public-keys` nor PEM keys ({e})"
         ) from e
@@ -112,14 +116,24 @@ class _Digest:
     data: bytes  # as stored, gunzipped
     doc: dict[str, Any]
     backfill: bool
+    chain: tuple[str, ...] = ()  # account, region and trail, from its name
 
     @property
     def key(self) -> str:
         return str(self.doc["digestS3Object"])
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @functools.cached_property
+    def root(self) -> Path | None:
+        """The copy of the bucket it lies in: its path without its own S3 key (None
+        when it was moved from there)."""
+        path = self.path.as_posix()
+        if not path.endswith("/" + self.key) and path != self.key:
+            return None
+        return Path(path[: len(path) - len(self.key)] or ".")
 
     def signed_text(self) -> bytes:
         doc = self.doc
@@ -147,7 +161,7 @@ class _Check:
 
     def digest(self, path: Path) -> _Digest | None:
         try:
-            data = _gunzipped(path)
+            data = b"".join(gunzipped(path, _READ, one_member=True))
             doc = orjson.loads(data)
             problem = _shape_problem(doc)
             if problem is not None:
@@ -155,7 +169,9 @@ class _Check:
         except (OSError, ValueError, ReadStopped) as e:
             self.defect(FindingKind.MALFORMED, path, f"not a readable digest file: {e}")
             return None
-        return _Digest(path, data, doc, path.name.endswith("_backfill.json.gz"))
+        match = _DIGEST.match(path.name)
+        assert match is not None  # only digest files are read as digests
+        return _Digest(path, data, doc, match.group(4) is not None, match.group(1, 2, 3))
 
     def signature(self, digest: _Digest, signature: str | None) -> None:
         if signature is None or self.keys is None:
@@ -175,12 +191,12 @@ class _Check:
             )
             return
         try:
-            raw = bytes.fromhex(signature)
-        except ValueError:
-            raw = b""
+            raw, signed = bytes.fromhex(signature), digest.signed_text()
+        except ValueError:  # not hex: no key verifies it
+            raw, signed = b"", b""
         for key in keys:
             try:
-                key.key.verify(raw, digest.signed_text(), padding.PKCS1v15(), hashes.SHA256())
+                key.key.verify(raw, signed, padding.PKCS1v15(), hashes.SHA256())
                 return
             except (InvalidSignature, ValueError, TypeError):
                 continue
@@ -233,22 +249,21 @@ def verify_cloudtrail(paths: list[Path], keys: list[PublicKey] | None = None) ->
     """Validate the digest files under ``paths`` and the log files they list."""
     check = _Check(keys)
     digests = [d for d in map(check.digest, _digest_files(paths)) if d is not None]
+    digests.sort(key=lambda d: str(d.doc["digestEndTime"]))
     for digest in digests:
-        if _root(digest) is None:
+        if digest.root is None:
             check.defect(
                 FindingKind.LINK_BROKEN,
                 digest.path,
                 f"moved from its original location: it names itself {digest.key}",
             )
-    roots = {r for r in map(_root, digests) if r is not None}
+    roots = {d.root for d in digests if d.root is not None}
     check.root = next(iter(roots)) if len(roots) == 1 else None
     chains: dict[tuple[str, ...], list[_Digest]] = {}
-    for digest in digests:
-        match = _DIGEST.match(digest.path.name)
-        assert match is not None
-        chains.setdefault(match.group(1, 2, 3), []).append(digest)
+    for digest in digests:  # in time order, so each chain is too
+        chains.setdefault(digest.chain, []).append(digest)
     for chain in chains.values():
-        _walk(check, sorted(chain, key=lambda d: str(d.doc["digestEndTime"])))
+        _walk(check, chain)
     for root in sorted(roots):
         _unlisted(check, root)
     if keys is None:
@@ -256,14 +271,13 @@ def verify_cloudtrail(paths: list[Path], keys: list[PublicKey] | None = None) ->
             "no public keys given (--cloudtrail-keys): signatures were not checked, so a"
             " rewritten chain of digests would pass"
         )
-    ordered = sorted(digests, key=lambda d: str(d.doc["digestEndTime"]))
     return ChainReport(
         scheme=SCHEME,
         events=check.logs_checked,
-        first_hash=ordered[0].sha256 if ordered else None,
-        head=ordered[-1].sha256 if ordered else None,
-        first_time=str(ordered[0].doc["digestStartTime"]) if ordered else None,
-        last_time=str(ordered[-1].doc["digestEndTime"]) if ordered else None,
+        first_hash=digests[0].sha256 if digests else None,
+        head=digests[-1].sha256 if digests else None,
+        first_time=str(digests[0].doc["digestStartTime"]) if digests else None,
+        last_time=str(digests[-1].doc["digestEndTime"]) if digests else None,
         findings=tuple(check.findings),
         notes=(
             f"{len(digests)} digest files, {check.logs_checked} log files checked",
@@ -292,7 +306,7 @@ def _walk(check: _Check, chain: list[_Digest]) -> None:
                 " --query Metadata.signature`)"
             )
         check.signature(digest, signature)
-        root = _root(digest) or _root(chain[-1])
+        root = digest.root or chain[-1].root
         if root is not None:
             check.log_files(digest, root)
         previous = digest.doc.get("previousDigestS3Object")
@@ -377,20 +391,8 @@ def _shape_problem(doc: object) -> str | None:
     return None
 
 
-def _root(digest: _Digest) -> Path | None:
-    """The copy of the bucket the digest lies in: its path without its own S3 key."""
-    path = digest.path.as_posix()
-    if not path.endswith("/" + digest.key) and path != digest.key:
-        return None
-    return Path(path[: len(path) - len(digest.key)] or ".")
-
-
 def _saved_signature(path: Path) -> str | None:
     try:
         return path.with_name(path.name + ".signature").read_text().strip() or None
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _gunzipped(path: Path) -> bytes:
-    return b"".join(gunzipped(path, _READ, one_member=True))
