@@ -456,12 +456,25 @@ class HeaderRanges:
 
     def __call__(self, refs: pa.Array) -> pa.Array:
         """The header of each reference's source; null for other sources' texts."""
+        listed = refs.to_pylist()
+        present = [ref for ref in listed if ref is not None]
+        if not present or not self._meets(min(present), max(present)):
+            return pa.nulls(len(listed), pa.string())  # no row of a CSV source
         headers: list[str | None] = []
-        for ref in refs.to_pylist():
-            at = -1 if ref is None else bisect.bisect_right(self._starts, ref) - 1
-            inside = at >= 0 and ref <= self._spans[at][1]
-            headers.append(self._spans[at][2] if inside else None)
+        for ref in listed:
+            span = None if ref is None else self._span_at(ref)
+            headers.append(None if span is None else span[2])
         return pa.array(headers, pa.string())
+
+    def _span_at(self, ref: int) -> tuple[int, int, str] | None:
+        at = bisect.bisect_right(self._starts, ref) - 1
+        return self._spans[at] if at >= 0 and ref <= self._spans[at][1] else None
+
+    def _meets(self, low: int, high: int) -> bool:
+        """True when a span holds a reference from ``low`` to ``high``: sources' texts
+        are stored one after another, so the spans do not overlap."""
+        at = bisect.bisect_right(self._starts, high) - 1
+        return at >= 0 and self._spans[at][1] >= low
 
 
 #: The highest text reference, at or past a position, that a stored event holds.

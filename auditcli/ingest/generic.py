@@ -176,7 +176,7 @@ def pruned_for(
     """
     keys = {key for event in sample for key in event}
     kept: dict[str, tuple[str, ...]] = {}
-    retry = ["ts", "actor", "action"]
+    retry = list(JsonAdapter.retry_when)
     for column, paths in candidates.items():
         present = [p for p in paths if p.split(".", 1)[0] in keys]
         kept[column] = tuple(

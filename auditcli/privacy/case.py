@@ -103,8 +103,6 @@ def reject_names(store: Store) -> set[str]:
         )
         if name
     }
-    if not store.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'csv_headers'"):
-        return names  # a database made before CSV headers were kept
     for source_id, header in store.fetchall("SELECT source_id, header FROM csv_headers"):
         found = header_row(header)
         columns = [name.strip().rsplit(".", 1)[-1] for name in header_cells(header)]
