@@ -66,11 +66,9 @@ class Behind:
     def remember(self, entry: Where | tuple[Run, int]) -> None:
         """Add the newest event, or a run with the chain position of its first event."""
         self._entries.append(entry)
+        self._events += _count(entry)
         if isinstance(entry, Where):
             self._by_hash[entry.stored] = entry
-            self._events += 1
-        else:
-            self._events += entry[0].count
         # The oldest goes only when the rest still hold the window: a run counts all of
         # its events, so dropping it whenever the total passed the window forgot up to
         # a whole run's worth of the events just behind.

@@ -71,8 +71,7 @@ _Value = TypeVar("_Value")
 class _Taken:
     """Events taken off the chain as inserted (see ``LinkWalk._put_back``)."""
 
-    index: int  # their inserted finding
-    findings: int  # the ledger's size just after it
+    index: int  # their inserted finding, the ledger's last when it was made
     named: Where | None  # the event the record that took them off links to (or genesis)
     first: Where
     last: Where  # the tip before they were taken off
@@ -602,7 +601,7 @@ class LinkWalk:
         return (
             taken.first.prev is not None
             and taken.first.prev == self.tip_hash
-            and self._ledger.size == taken.findings
+            and self._ledger.size == taken.index + 1
             and self._behind.at(_pos(taken.named) + 1) is not None
         )
 
@@ -647,4 +646,4 @@ class LinkWalk:
             ),
             merge=False,  # kept whole: _put_back may say what it really was
         )
-        self._taken = _Taken(index, self._ledger.size, named, first, last, count)
+        self._taken = _Taken(index, named, first, last, count)
