@@ -236,14 +236,18 @@ def emit(
     matched: int | None = None,
     noun: str = "events",
     privacy: OutputPrivacy | None = None,
+    result_rows: int | None = None,
 ) -> int:
     """Run ``sql`` and write its rows in ``fmt`` to stdout or ``output``, every batch made
-    safe by ``privacy`` first (secrets masked unless told otherwise)."""
+    safe by ``privacy`` first (secrets masked unless told otherwise); ``result_rows``,
+    when known, is how many rows it returns (see ``Store.arrow_reader``)."""
     from auditcli.privacy.apply import MASK_SECRETS
 
     privacy = privacy if privacy is not None else MASK_SECRETS
     keep = store.own_files()  # before the query, which holds the connection
-    reader = privacy.reader(store.arrow_reader(sql, params, csv_headers=True))
+    reader = privacy.reader(
+        store.arrow_reader(sql, params, csv_headers=True, result_rows=result_rows)
+    )
     options = dataclasses.replace(options, engine=store.connection)
     with output_stream(output, keep) as stream:
         console = console_for(stream, color) if fmt is OutputFormat.TABLE else None
@@ -370,7 +374,7 @@ def filter_command(
                 stored = store.fetchall("SELECT DISTINCT source_ip FROM events")
                 ip_matches = matching_addresses((row[0] for row in stored), networks)
             matched = None
-            if table:
+            if table or not store.in_memory:  # a table says it; a file's pool is sized by it
                 sql, params = count_sql(event_filter, ip_matches=ip_matches)
                 matched = int(store.scalar(sql, params))
             sql, params = select_sql(query, ip_matches=ip_matches)
@@ -382,8 +386,10 @@ def filter_command(
                 output,
                 RenderOptions(tz=zone_info, csv_raw=csv_raw),
                 use_color(no_color, os.environ),
-                matched=matched,
+                matched=matched if table else None,
                 privacy=output_privacy(privacy, store, case=not paths),
+                result_rows=matched if matched is None or query.limit is None
+                else min(matched, query.limit),
             )
     finally:
         store.close()
