@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from auditcli.integrity.recipe import AuditChainRecipe
-from auditcli.integrity.report import ChainReport
 from auditcli.privacy.secrets import DEFAULT, DetectorSet, mask_text
 from auditcli.privacy.text import os_text
 from auditcli.store import Store
+
+if TYPE_CHECKING:
+    from auditcli.integrity.report import ChainReport
 
 #: Columns of ``access_log`` in chain order; all but ``hash`` are hashed.
 ACCESS_COLUMNS = (
@@ -93,6 +95,7 @@ def verify_access_log(store: Store) -> ChainReport:
     log: compare the report's ``head`` with one kept elsewhere.
     """
     from auditcli.integrity.chain import verify_texts  # only --verify walks the chain
+    from auditcli.integrity.report import ChainReport
 
     rows = store.fetchall(f"SELECT {', '.join(ACCESS_COLUMNS)} FROM access_log ORDER BY seq")
     if not rows:

@@ -15,14 +15,16 @@ import stat
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from auditcli.errors import InputError
 from auditcli.privacy.text import os_text
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -123,6 +125,8 @@ class _HashingReader:
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
+        from concurrent.futures import ThreadPoolExecutor  # only for files read now
+
         self._hash = hashlib.sha256()
         self._worker = ThreadPoolExecutor(max_workers=1)
         self._pending: Future[None] | None = None
