@@ -20,7 +20,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from auditcli.errors import StoreError
-from auditcli.ingest.tabular import header_cells, header_row
+from auditcli.ingest.tabular import header_readings
 from auditcli.privacy.apply import MIN_KNOWN_CHARS
 from auditcli.privacy.pseudonyms import KEY_BYTES, MIN_KEY_BYTES, Pseudonymizer, actor_kind, new_key
 from auditcli.query import EventFilter
@@ -92,8 +92,9 @@ def _person_fields() -> frozenset[str]:
 def reject_names(store: Store) -> set[str]:
     """The names rejects hold under a person's field: a JSON member's string (found
     leniently: a reject is not JSON) or a CSV row's cell under such a column (by its
-    file's header). When every event of someone was rejected, their name is nowhere
-    else in the case, so these would be shown in clear."""
+    file's header, read each way a load may have read it). When every event of someone
+    was rejected, their name is nowhere else in the case, so these would be shown in
+    clear."""
     fields = _person_fields()
     member = '"(?:' + "|".join(map(re.escape, sorted(fields))) + r')"\s*:\s*"([^"\\]{1,200})"'
     names = {
@@ -104,28 +105,38 @@ def reject_names(store: Store) -> set[str]:
         if name
     }
     for source_id, header in store.fetchall("SELECT source_id, header FROM csv_headers"):
-        found = header_row(header)
-        columns = [name.strip().rsplit(".", 1)[-1] for name in header_cells(header)]
-        wanted = [i for i, column in enumerate(columns) if column in fields]
-        if found is None or not wanted:
+        for delimiter, cells in header_readings(header):
+            names |= _rejected_cells(store, source_id, delimiter, cells, fields)
+    return names
+
+
+def _rejected_cells(
+    store: Store, source_id: int, delimiter: str, cells: tuple[str, ...], fields: frozenset[str]
+) -> set[str]:
+    """The values of the rejected rows of a CSV source under person columns, its rows
+    split by ``delimiter`` into columns named ``cells``."""
+    columns = [name.strip().rsplit(".", 1)[-1] for name in cells]
+    wanted = [i for i, column in enumerate(columns) if column in fields]
+    if not wanted:
+        return set()
+    # rows without a quote are split in bulk; the others as the csv module reads them
+    names: set[str] = set()
+    split = ", ".join(f"string_split(raw, $1)[{i + 1}]" for i in wanted)
+    for row in store.fetchall(
+        f"SELECT DISTINCT {split} FROM reject_rows"
+        " WHERE source_id = $2 AND NOT contains(raw, '\"')",
+        [delimiter, source_id],
+    ):
+        names.update(cell for cell in row if cell)
+    for (raw,) in store.fetchall(
+        "SELECT raw FROM reject_rows WHERE source_id = ? AND contains(raw, '\"')",
+        [source_id],
+    ):
+        try:
+            quoted = next(csv.reader([raw], delimiter=delimiter))
+        except (csv.Error, StopIteration):
             continue
-        # rows without a quote are split in bulk; the others as the csv module reads them
-        cells = ", ".join(f"string_split(raw, $1)[{i + 1}]" for i in wanted)
-        for row in store.fetchall(
-            f"SELECT DISTINCT {cells} FROM reject_rows"
-            " WHERE source_id = $2 AND NOT contains(raw, '\"')",
-            [found[0], source_id],
-        ):
-            names.update(cell for cell in row if cell)
-        for (raw,) in store.fetchall(
-            "SELECT raw FROM reject_rows WHERE source_id = ? AND contains(raw, '\"')",
-            [source_id],
-        ):
-            try:
-                quoted = next(csv.reader([raw], delimiter=found[0]))
-            except (csv.Error, StopIteration):
-                continue
-            names.update(quoted[i] for i in wanted if i < len(quoted) and quoted[i])
+        names.update(quoted[i] for i in wanted if i < len(quoted) and quoted[i])
     return names
 
 

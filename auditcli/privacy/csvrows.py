@@ -10,7 +10,7 @@ too.
 
 from __future__ import annotations
 
-from auditcli.ingest.tabular import header_cells, header_row
+from auditcli.ingest.tabular import header_readings
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
 __all__ = ["mask_csv_row"]
@@ -18,9 +18,21 @@ __all__ = ["mask_csv_row"]
 
 def mask_csv_row(text: str, header: str, detectors: DetectorSet = DEFAULT) -> str:
     """``text``, one row of a CSV file whose header row is ``header``, with its secret
-    cells masked; unchanged (byte for byte) when it holds none."""
-    delimiter = (header_row(header) or (",",))[0]
-    names = tuple(name.strip() for name in header_cells(header))
+    cells masked; unchanged (byte for byte) when it holds none.
+
+    A tab or semicolon header that also splits into names on commas may have been read
+    with commas (``tabular.header_readings``): a row that does not have the header's
+    cells under its own separator is masked by the comma reading too."""
+    readings = header_readings(header) or ((",", ()),)
+    (delimiter, names), fallback = readings[0], readings[1:]
+    masked = _masked(text, delimiter, names, detectors)
+    if fallback and len(_cells(text, delimiter)) != len(names):
+        masked = _masked(masked, *fallback[0], detectors)
+    return masked
+
+
+def _masked(text: str, delimiter: str, header: tuple[str, ...], detectors: DetectorSet) -> str:
+    names = tuple(name.strip() for name in header)
     unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
     if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
         return text

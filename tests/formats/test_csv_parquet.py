@@ -18,6 +18,7 @@ from typer.testing import Result
 
 from auditcli.ingest.csvfile import sniff
 from auditcli.ingest.framing import frame
+from auditcli.ingest.tabular import header_readings
 from auditcli.store import Store
 from tests.formats.conftest import COLUMNS, Loaded, expect, load_records
 
@@ -225,6 +226,21 @@ def test_a_separator_is_the_one_the_header_and_its_first_row_agree_on() -> None:
         loaded = load_records(data)
         assert loaded.rejects == []
         assert [e["actor"] for e in loaded.events] == ["alice"]
+
+
+def test_a_header_read_one_way_by_names_may_be_read_by_commas_by_its_first_row() -> None:
+    """The most names pick the semicolon, but a first row without as many cells is
+    read with commas: whatever masks a row by its header knows both readings."""
+    header = "n1;n2;n3;c,timestamp,password"
+    loaded = load_records(f"{header}\nx,2026-03-12T10:00:00Z,hunter2\n".encode())
+    assert loaded.rejects == [] and len(loaded.events) == 1
+    assert header_readings(header) == (
+        (";", ("n1", "n2", "n3", "c,timestamp,password")),
+        (",", ("n1;n2;n3;c", "timestamp", "password")),
+    )
+    assert header_readings("t;password;note") == ((";", ("t", "password", "note")),)
+    assert header_readings('t,"a\nnote"') == ((",", ("t", "a\nnote")),)
+    assert header_readings("2026-03-12T10:00:00Z,alice") == ()
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";"])

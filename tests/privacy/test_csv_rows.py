@@ -34,6 +34,10 @@ Run = Callable[..., Result]
         ("t;note", "1;token=abcdef123456;", "1;token=<redacted:token>;"),
         ('t,password,"a\nnote"', "1,pw,x", "1,<redacted:password>,x"),  # a name's line break
         ("t;password;Betrag, EUR", "1;pw;2,50", "1;<redacted:password>;2,50"),
+        # a header split most ways by semicolons, whose file a load read with commas
+        ("n1;n2;n3;c,ts,password", "x,1,hunter2", "x,1,<redacted:password>"),
+        ("n1;n2;n3;c,ts,password", "a;b;c;x,1,pw", "a;b;c;<redacted:password>"),
+        ("a;b;c,token", "1;2;3,abcdef", "1;2;3,abcdef"),  # fits: as its JSON is masked
     ],
 )
 def test_the_cells_under_secret_names_are_masked(header: str, row: str, expected: str) -> None:

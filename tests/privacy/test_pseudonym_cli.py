@@ -311,6 +311,28 @@ def test_a_content_hash_id_is_keyed_when_pseudonymised(run: Run, tmp_path: Path)
     assert str(shown[0][0]["event_id"]).startswith("h:")
 
 
+def test_a_name_in_a_reject_of_a_file_read_with_commas_is_a_token_too(
+    run: Run, tmp_path: Path
+) -> None:
+    """The header splits into the most names on semicolons, but its rows were read with
+    commas: the reject's name was looked for under the semicolon reading alone."""
+    exported = tmp_path / "export.csv"
+    exported.write_text(
+        "n1;n2;n3;n4;c,user,timestamp,password\nx,alice,2026-03-12T10:00:00Z,pw1\n"
+        "x,bobby,not a time,pw2\n"
+    )
+    db = tmp_path / "case.duckdb"
+    assert run("load", exported, "--db", db).exit_code == 0
+    shown = run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl")
+    assert shown.exit_code == 0, shown.stderr
+    [row] = rows(shown)
+    assert "bobby" not in str(row["raw"]) and "pw2" not in str(row["raw"])
+    [bobby] = TOKEN.findall(str(row["raw"]))
+    assert run("reveal", bobby, "--db", db).stdout.strip() == "bobby"
+    events = run("filter", "--db", db, "-f", "jsonl", "--fields", "actor,raw").stdout
+    assert "pw1" not in events and orjson.loads(events)["actor"] == "alice"
+
+
 def test_a_name_only_rejects_hold_is_a_token_too(run: Run, tmp_path: Path) -> None:
     """Rejects were pseudonymised by the case's actors alone: someone whose every event
     was rejected (a CSV row without a time, a line cut short) was shown in clear."""
