@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 
 MEMORY = ":memory:"
 #: DuckDB's buffer pool for database files (it spills beyond it).
-MEMORY_LIMIT = "1GB"
-_MEMORY_LIMIT_BYTES = 1 << 30
+MEMORY_LIMIT_BYTES = 1_000_000_000
 #: A query whose result size is known runs with this much pool for the blocks it reads,
 #: and ``RESULT_ROW_BYTES`` more for each row of its result (the sort's working memory:
 #: a row with its strings, generously; the texts are read after the query).
@@ -209,7 +208,7 @@ class Store:
         # Loads run in one transaction; a bounded buffer pool makes DuckDB spill to
         # its file instead of holding the whole load in memory.
         if not self.in_memory:
-            self.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            self.execute(f"SET memory_limit = '{MEMORY_LIMIT_BYTES}B'")
         if not create or existing:
             self._check_version()
             if create:  # the one table added since version 4 came out
@@ -349,7 +348,7 @@ class Store:
         batch is read (the texts may be large); a query that still runs out of memory
         runs again in it. Only for a database file, whose blocks can be read again."""
         limit = SCAN_MEMORY_BYTES + (result_rows or 0) * RESULT_ROW_BYTES
-        if self.in_memory or result_rows is None or limit >= _MEMORY_LIMIT_BYTES:
+        if self.in_memory or result_rows is None or limit >= MEMORY_LIMIT_BYTES:
             return self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
         # A cursor, as the pool is the database's and a new query on this connection
         # would end the result.
@@ -360,7 +359,8 @@ class Store:
             except duckdb.OutOfMemoryException:
                 pass
             finally:
-                pool.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+                with suppress(duckdb.Error):  # after Ctrl-C, say that; nothing runs after
+                    pool.execute(f"SET memory_limit = '{MEMORY_LIMIT_BYTES}B'")
         return self.connection.sql(sql, params=params).to_arrow_reader(batch_rows)
 
     def _csv_headers(self) -> HeaderRanges | None:
