@@ -179,8 +179,9 @@ class _Pending:
     chain: BackgroundCheck | str | None = None
     """The running check of the file's chain, or the first link of a chained
     stream to check from its stored text, or None when it is not chained."""
-    header: str | None = None
-    """A CSV file's header row (see ``schema.RAW_HEADER``)."""
+    header: tuple[str, str | None] | None = None
+    """A CSV file's header row and the delimiter its rows were read by (see
+    ``schema.RAW_HEADER``)."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,7 @@ class _Reading:
             batches = _prefetched(batches, self.interrupted)
         header = None
         for batch in batches:
-            header = batch.header
+            header = None if batch.header is None else (batch.header, batch.delimiter)
             if mapper is None:
                 sample = _sample(batch)
                 mapper = _mapper_for(sample, options)
@@ -318,9 +319,9 @@ def _finish(store: Store, pending: _Pending) -> SourceResult:
     _check_chain(store, pending)
     if pending.header is not None:
         store.execute(
-            "INSERT INTO csv_headers SELECT ?, ?, min(raw_ref), max(raw_ref)"
+            "INSERT INTO csv_headers SELECT ?, ?, min(raw_ref), max(raw_ref), ?"
             " FROM event_rows WHERE source_id = ?",
-            [source_id, pending.header, source_id],
+            [source_id, *pending.header, source_id],
         )
     source_format = pending.adapter.name if pending.adapter else "empty"
     store.execute(

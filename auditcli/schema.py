@@ -54,9 +54,10 @@ EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
 RAW = "raw"
 RAW_REF = "raw_ref"
 
-#: Beside ``raw``, for the events of CSV sources: the header row of the file, without
-#: which a row's text does not say which cell is a password. ``Store.arrow_reader``
-#: adds it as a last column; ``privacy.apply`` masks ``raw`` by it and drops it.
+#: Beside ``raw``, for the events of CSV sources: the header row of the file and the
+#: delimiter its rows were read by (a struct of ``header`` and ``delimiter``), without
+#: which a row's text does not say which cell is a password. ``Store.arrow_reader`` adds
+#: it as a last column; ``privacy.apply`` masks ``raw`` by it and drops it.
 RAW_HEADER = "raw_header"
 
 #: Where the event stands in its source's hash chain, computed per row from the checks
@@ -238,9 +239,13 @@ CREATE TABLE IF NOT EXISTS csv_headers (
   source_id INTEGER PRIMARY KEY,
   header VARCHAR NOT NULL,
   first_ref BIGINT,
-  last_ref BIGINT
+  last_ref BIGINT,
+  delimiter VARCHAR
 )
 """
+#: ``delimiter`` came later still: NULL where it was not kept (read as the header's first
+#: line says, ``tabular.header_row``).
+CSV_DELIMITER_DDL = "ALTER TABLE csv_headers ADD COLUMN IF NOT EXISTS delimiter VARCHAR"
 
 ALL_DDL = (
     META_DDL,

@@ -28,7 +28,14 @@ from auditcli.rawtexts import (
     new_file_id,
     texts_path,
 )
-from auditcli.schema import ALL_DDL, CSV_HEADERS_DDL, RAW, RAW_HEADER, SCHEMA_VERSION
+from auditcli.schema import (
+    ALL_DDL,
+    CSV_DELIMITER_DDL,
+    CSV_HEADERS_DDL,
+    RAW,
+    RAW_HEADER,
+    SCHEMA_VERSION,
+)
 
 if TYPE_CHECKING:
     from auditcli.ingest.sources import Evidence
@@ -36,6 +43,8 @@ if TYPE_CHECKING:
 MEMORY = ":memory:"
 #: DuckDB's buffer pool for database files (it spills beyond it).
 MEMORY_LIMIT_BYTES = 1_000_000_000
+#: What ``RAW_HEADER`` holds (see ``schema.RAW_HEADER``).
+RAW_HEADER_TYPE = pa.struct([("header", pa.string()), ("delimiter", pa.string())])
 #: A query whose result size is known runs with this much pool for the blocks it reads,
 #: and ``RESULT_ROW_BYTES`` more for each row of its result (the sort's working memory:
 #: a row with its strings, generously; the texts are read after the query).
@@ -211,8 +220,9 @@ class Store:
             self.execute(f"SET memory_limit = '{MEMORY_LIMIT_BYTES}B'")
         if not create or existing:
             self._check_version()
-            if create:  # the one table added since version 4 came out
+            if create:  # the one table added since version 4 came out, and its column
                 self.execute(CSV_HEADERS_DDL)
+                self.execute(CSV_DELIMITER_DDL)
             return  # its version row is written after every table: all are there
         try:
             older = self._meta_value("schema_version")
@@ -321,7 +331,7 @@ class Store:
             return reader
         with_texts = schema.set(at, pa.field(RAW, pa.string()))
         if headers is not None:
-            with_texts = with_texts.append(pa.field(RAW_HEADER, pa.string()))
+            with_texts = with_texts.append(pa.field(RAW_HEADER, RAW_HEADER_TYPE))
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
@@ -368,7 +378,7 @@ class Store:
         there are none (or the database predates them)."""
         try:
             spans = self.connection.execute(
-                "SELECT first_ref, last_ref, header FROM csv_headers"
+                "SELECT first_ref, last_ref, header, delimiter FROM csv_headers"
                 " WHERE first_ref IS NOT NULL ORDER BY first_ref"
             ).fetchall()
         except duckdb.CatalogException:
@@ -489,23 +499,24 @@ class HeaderRanges:
     """Which CSV header row a text belongs to, by its reference: each source's texts
     are stored one after another, so they take one span of references."""
 
-    def __init__(self, spans: Sequence[tuple[int, int, str]]) -> None:
-        self._starts = [start for start, _, _ in spans]
+    def __init__(self, spans: Sequence[tuple[int, int, str, str | None]]) -> None:
+        self._starts = [span[0] for span in spans]
         self._spans = spans
 
     def __call__(self, refs: pa.Array) -> pa.Array:
-        """The header of each reference's source; null for other sources' texts."""
+        """The header (and delimiter) of each reference's source; null for other
+        sources' texts."""
         listed = refs.to_pylist()
         present = [ref for ref in listed if ref is not None]
         if not present or not self._meets(min(present), max(present)):
-            return pa.nulls(len(listed), pa.string())  # no row of a CSV source
-        headers: list[str | None] = []
+            return pa.nulls(len(listed), RAW_HEADER_TYPE)  # no row of a CSV source
+        headers: list[dict[str, str | None] | None] = []
         for ref in listed:
             span = None if ref is None else self._span_at(ref)
-            headers.append(None if span is None else span[2])
-        return pa.array(headers, pa.string())
+            headers.append(None if span is None else {"header": span[2], "delimiter": span[3]})
+        return pa.array(headers, RAW_HEADER_TYPE)
 
-    def _span_at(self, ref: int) -> tuple[int, int, str] | None:
+    def _span_at(self, ref: int) -> tuple[int, int, str, str | None] | None:
         at = bisect.bisect_right(self._starts, ref) - 1
         return self._spans[at] if at >= 0 and ref <= self._spans[at][1] else None
 

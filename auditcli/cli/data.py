@@ -456,8 +456,10 @@ def rejects_command(
     privacy = privacy_for(unsafe_show_secrets, pseudonymize, policy, pseudonym_key)
     output_format = format_for(fmt, output)
     sql = (
-        f"SELECT source_file, source_line, reason, raw, h.header AS {RAW_HEADER} FROM rejects r "
-        "LEFT JOIN (SELECT s.file_sha256, h.header FROM csv_headers h JOIN sources s"
+        "SELECT source_file, source_line, reason, raw, CASE WHEN h.header IS NOT NULL"
+        f" THEN {{'header': h.header, 'delimiter': h.delimiter}} END AS {RAW_HEADER}"
+        " FROM rejects r LEFT JOIN (SELECT s.file_sha256, h.header, h.delimiter"
+        " FROM csv_headers h JOIN sources s"
         " USING (source_id)) h USING (file_sha256) ORDER BY source_file, source_line"
     )
     table = output_format is OutputFormat.TABLE

@@ -130,6 +130,7 @@ class _Rows:
             pa.array(self._docs, pa.string()),
             pa.array(self._numbers, pa.int64()),
             header=self._header,
+            delimiter=self._delimiter,
         )
         self._raw, self._docs, self._numbers = [], [], []
         return batch

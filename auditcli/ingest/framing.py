@@ -54,6 +54,8 @@ class Batch:
     """``line`` holds element indexes (an array or a wrapper's list), not lines."""
     header: str | None = None
     """A CSV file's header row, as read (``raw`` holds the rows after it)."""
+    delimiter: str | None = None
+    """The delimiter a CSV file's rows were read by."""
 
     def __len__(self) -> int:
         return len(self.raw)

@@ -74,28 +74,19 @@ def csv_delimiter(head: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def header_readings(header: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each ``(delimiter, column names as stored)`` a load may have read the rows of a
-    CSV file with header row ``header`` by (a quoted name may hold a line break): the
-    one ``header_row`` picks, and the comma as well when that is a tab or a semicolon
-    and the header also splits into names on commas, which ``csv_delimiter`` falls back
-    to when the first row does not fit. Whatever masks or reads a row by its header
-    does so by each; empty when ``header`` is not a header row."""
+def header_cells(header: str, delimiter: str | None = None) -> tuple[str, ...]:
+    """The column names of a CSV header row as stored (a quoted name may hold a line
+    break), split by ``delimiter``, the one its rows were read by (``csv_delimiter``),
+    or else as its first line says (``header_row``); empty when it is no header row."""
     found = header_row(header)
     if found is None:
         return ()
-    first = header.split("\n", 1)[0].removesuffix("\r")
-    readings = [found]
-    if found[0] != "," and (names := _names(first, ",")) is not None:
-        readings.append((",", names))
-    return tuple((delimiter, _cells_of(header, delimiter, names)) for delimiter, names in readings)
-
-
-def _cells_of(header: str, delimiter: str, first_line: tuple[str, ...]) -> tuple[str, ...]:
+    delimiter = delimiter or found[0]
     try:
         return tuple(next(csv.reader([header], delimiter=delimiter)))
     except (csv.Error, StopIteration):
-        return first_line
+        first = header.split("\n", 1)[0].removesuffix("\r")
+        return _names(first, delimiter) or found[1]
 
 
 def unique_names(names: Sequence[str]) -> list[str]:

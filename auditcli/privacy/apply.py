@@ -233,10 +233,11 @@ class OutputPrivacy:
         self,
         column: pa.Array,
         row_lookups: list[Lookup] | None,
-        headers: list[str | None] | None = None,
+        headers: list[dict[str, str] | None] | None = None,
     ) -> pa.Array:
         """A column of JSON texts made safe; ``headers``, where a row has one, is the
-        header row of the CSV file whose row it is (``raw`` of a CSV source)."""
+        header row of the CSV file whose row it is (``raw`` of a CSV source) and the
+        delimiter its rows were read by (see ``schema.RAW_HEADER``)."""
         flags = self._may_hold_secrets(column) if self.detectors is not None else None
         if self.detectors is None or headers is None or not any(headers):
             headers = None
@@ -251,7 +252,9 @@ class OutputPrivacy:
                 header = headers[index] if headers is not None else None
                 if header is not None:
                     assert self.detectors is not None
-                    text = mask_csv_row(text, header, self.detectors)
+                    text = mask_csv_row(
+                        text, header["header"], self.detectors, header["delimiter"]
+                    )
                 if flags is not None and flags[index]:
                     assert self.detectors is not None
                     text = mask_json_text(text, self.detectors)

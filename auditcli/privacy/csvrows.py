@@ -10,29 +10,20 @@ too.
 
 from __future__ import annotations
 
-from auditcli.ingest.tabular import header_readings
+from auditcli.ingest.tabular import header_cells, header_row
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
-__all__ = ["mask_csv_row"]
+__all__ = ["mask_csv_row", "row_cells"]
 
 
-def mask_csv_row(text: str, header: str, detectors: DetectorSet = DEFAULT) -> str:
-    """``text``, one row of a CSV file whose header row is ``header``, with its secret
-    cells masked; unchanged (byte for byte) when it holds none.
-
-    A tab or semicolon header that also splits into names on commas may have been read
-    with commas (``tabular.header_readings``): a row that does not have the header's
-    cells under its own separator is masked by the comma reading too."""
-    readings = header_readings(header) or ((",", ()),)
-    (delimiter, names), fallback = readings[0], readings[1:]
-    masked = _masked(text, delimiter, names, detectors)
-    if fallback and len(_cells(text, delimiter)) != len(names):
-        masked = _masked(masked, *fallback[0], detectors)
-    return masked
-
-
-def _masked(text: str, delimiter: str, header: tuple[str, ...], detectors: DetectorSet) -> str:
-    names = tuple(name.strip() for name in header)
+def mask_csv_row(
+    text: str, header: str, detectors: DetectorSet = DEFAULT, delimiter: str | None = None
+) -> str:
+    """``text``, one row of a CSV file whose header row is ``header`` and whose rows were
+    read by ``delimiter`` (when known: else as the header's first line says), with its
+    secret cells masked; unchanged (byte for byte) when it holds none."""
+    delimiter = delimiter or (header_row(header) or (",",))[0]
+    names = tuple(name.strip() for name in header_cells(header, delimiter))
     unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
     if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
         return text
@@ -47,6 +38,11 @@ def _masked(text: str, delimiter: str, header: tuple[str, ...], detectors: Detec
             out += [text[at:start], _written(masked, quoted, delimiter)]
             at = end
     return text if not out else "".join([*out, text[at:]])
+
+
+def row_cells(text: str, delimiter: str) -> list[str]:
+    """The cells of a CSV row, found as masking finds them (see ``_cells``)."""
+    return [_value(text[start:end]) for start, end in _cells(text, delimiter)]
 
 
 def _named_secret(names: tuple[str, ...], detectors: DetectorSet) -> bool:

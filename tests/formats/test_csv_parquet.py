@@ -18,7 +18,9 @@ from typer.testing import Result
 
 from auditcli.ingest.csvfile import sniff
 from auditcli.ingest.framing import frame
-from auditcli.ingest.tabular import header_readings
+from auditcli.ingest.sources import expand
+from auditcli.ingest.tabular import header_cells
+from auditcli.load import load
 from auditcli.store import Store
 from tests.formats.conftest import COLUMNS, Loaded, expect, load_records
 
@@ -228,19 +230,23 @@ def test_a_separator_is_the_one_the_header_and_its_first_row_agree_on() -> None:
         assert [e["actor"] for e in loaded.events] == ["alice"]
 
 
-def test_a_header_read_one_way_by_names_may_be_read_by_commas_by_its_first_row() -> None:
-    """The most names pick the semicolon, but a first row without as many cells is
-    read with commas: whatever masks a row by its header knows both readings."""
+def test_the_delimiter_a_file_was_read_by_is_kept_with_its_header(tmp_path: Path) -> None:
+    """The most names pick the semicolon, but a first row without as many cells is read
+    by commas: what masks a row by its header must split it the same way."""
     header = "n1;n2;n3;c,timestamp,password"
-    loaded = load_records(f"{header}\nx,2026-03-12T10:00:00Z,hunter2\n".encode())
-    assert loaded.rejects == [] and len(loaded.events) == 1
-    assert header_readings(header) == (
-        (";", ("n1", "n2", "n3", "c,timestamp,password")),
-        (",", ("n1;n2;n3;c", "timestamp", "password")),
-    )
-    assert header_readings("t;password;note") == ((";", ("t", "password", "note")),)
-    assert header_readings('t,"a\nnote"') == ((",", ("t", "a\nnote")),)
-    assert header_readings("2026-03-12T10:00:00Z,alice") == ()
+    path = tmp_path / "export.csv"
+    path.write_text(f"{header}\nx,2026-03-12T10:00:00Z,hunter2\n")
+    store = Store.open()
+    try:
+        load(store, expand([str(path)]))
+        kept = store.fetchall("SELECT header, delimiter FROM csv_headers")
+    finally:
+        store.close()
+    assert kept == [(header, ",")]
+    assert header_cells(header, ",") == ("n1;n2;n3;c", "timestamp", "password")
+    assert header_cells(header) == ("n1", "n2", "n3", "c,timestamp,password")  # by names
+    assert header_cells('t,"a\nnote"') == ("t", "a\nnote")
+    assert header_cells("2026-03-12T10:00:00Z,alice") == ()
 
 
 @pytest.mark.parametrize("delimiter", ["\t", ";"])

@@ -333,6 +333,24 @@ def test_a_name_in_a_reject_of_a_file_read_with_commas_is_a_token_too(
     assert "pw1" not in events and orjson.loads(events)["actor"] == "alice"
 
 
+def test_a_name_after_a_quote_never_closed_in_a_reject_is_a_token_too(
+    run: Run, tmp_path: Path
+) -> None:
+    """The csv module let the open quote swallow the rest of the row, so the user's
+    cell was never found; masking reads such a quote as a character, and so do names."""
+    exported = tmp_path / "export.csv"
+    exported.write_text(
+        "timestamp,action,user\n2026-03-12T10:00:00Z,auth.login,alice\n"
+        '2026-03-12T10:01:00Z,"auth.login,jsmith\n'
+    )
+    db = tmp_path / "case.duckdb"
+    assert run("load", exported, "--db", db).exit_code == 0
+    [row] = rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
+    assert "jsmith" not in str(row["raw"])
+    [token] = TOKEN.findall(str(row["raw"]))
+    assert run("reveal", token, "--db", db).stdout.strip() == "jsmith"
+
+
 def test_a_name_only_rejects_hold_is_a_token_too(run: Run, tmp_path: Path) -> None:
     """Rejects were pseudonymised by the case's actors alone: someone whose every event
     was rejected (a CSV row without a time, a line cut short) was shown in clear."""
