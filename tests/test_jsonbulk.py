@@ -6,7 +6,9 @@ import datetime as dt
 import io
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -14,9 +16,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import Result
 
-from auditcli.render import jsonout
+import auditcli.store as store_module
+from auditcli.render import jsonbulk, jsonout
 from auditcli.render.jsonbulk import BulkLines
+from tests.conftest import event
 
 ENGINE = duckdb.connect()
 
@@ -137,3 +142,26 @@ def test_rows_keep_their_order_in_a_big_batch_on_a_store_that_lets_duckdb_reorde
     out = io.BytesIO()
     jsonout.write_jsonl(table.to_reader(max_chunksize=600_000), out, engine)
     assert [json.loads(line)["n"] for line in out.getvalue().splitlines()] == list(range(600_000))
+
+
+def test_a_batch_of_large_texts_is_written_in_slices(
+    run: Callable[..., Result],
+    write_log: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DuckDB holds several copies of what it writes: 60 rows of 1.2 MB each ran a 1 GB
+    pool out of memory (exit 4). Here 20 rows of 0.6 MB against a 64 MB pool."""
+    wide = "x" * 200_000
+    events = [
+        event(id=f"evt-{i}", timestamp=f"2026-03-12T10:00:{i:02d}Z", user_agent=wide, error=wide)
+        for i in range(20)
+    ]
+    assert run("load", write_log("wide.jsonl", events), "--db", "wide.duckdb").exit_code == 0
+    monkeypatch.setattr(store_module, "MEMORY_LIMIT_BYTES", 64 << 20)
+    monkeypatch.setattr(jsonbulk, "SLICE_BYTES", 1 << 20)
+    result = run("filter", "--db", "wide.duckdb", "-f", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["event_id"] for row in rows] == [f"evt-{i}" for i in range(20)]
+    assert all(row["user_agent"] == wide for row in rows)
+    assert all(json.loads(row["raw"])["error"] == wide for row in rows)
