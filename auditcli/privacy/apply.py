@@ -17,6 +17,7 @@ passed on untouched. Never prints, never reads the environment.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from auditcli.privacy.secrets import (
     mask_json_text,
     mask_text,
 )
+from auditcli.privacy.splitnames import SplitNames
 from auditcli.schema import RAW, RAW_HEADER
 
 #: Columns holding JSON text: masked in place so they stay valid JSON.
@@ -132,6 +134,11 @@ class OutputPrivacy:
     detectors: DetectorSet | None = DEFAULT
     pseudonymizer: Pseudonymizer | None = None
     known: Mapping[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def _split_names(self) -> SplitNames:
+        """The known names that free text's fields and words would split."""
+        return SplitNames(name for name in self.known if len(name) >= MIN_KNOWN_CHARS)
 
     @property
     def active(self) -> bool:
@@ -394,9 +401,14 @@ class OutputPrivacy:
         return _LINK_MEMBER.sub(keyed, text)
 
     def _free_text(self, text: str, lookup: Lookup) -> str:
-        """Text that is not JSON: known names as delimited fields or words, then the rest."""
+        """Text that is not JSON: known names whole (``Smith, John``), as delimited
+        fields or as words, then the rest."""
         pseudonymizer = self.pseudonymizer
         assert pseudonymizer is not None
+
+        def whole(name: str) -> str | None:
+            kind = lookup(name)
+            return None if kind is None else pseudonymizer.token(kind, name)
 
         def segment(match: re.Match[str]) -> str:
             found = match.group()
@@ -413,6 +425,7 @@ class OutputPrivacy:
             kind = lookup(found)
             return found if kind is None else pseudonymizer.token(kind, found)
 
+        text = self._split_names.replace(text, whole)
         text = _SEGMENT.sub(segment, text)
         text = _WORD_OR_TOKEN.sub(word, text)
         return pseudonymizer.free_text(text)

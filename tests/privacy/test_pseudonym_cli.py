@@ -351,6 +351,32 @@ def test_a_name_after_a_quote_never_closed_in_a_reject_is_a_token_too(
     assert run("reveal", token, "--db", db).stdout.strip() == "jsmith"
 
 
+def test_a_name_that_fields_and_words_would_split_is_a_token_in_free_text(
+    run: Run, tmp_path: Path
+) -> None:
+    """``Smith, John`` and ``O'Brien`` were looked for as fields and words only, both
+    of which split them: shown in clear in a CSV row, an event's or a reject's."""
+    exported = tmp_path / "names.csv"
+    exported.write_text(
+        "timestamp,action,user\n"
+        '2026-03-12T10:00:00Z,auth.login,"Smith, John"\n'
+        "2026-03-12T10:01:00Z,auth.login,O'Brien\n"
+        'not a time,auth.login,"Doe, Jane"\n'
+        "not a time,auth.login,D'Arcy\n"
+    )
+    db = tmp_path / "case.duckdb"
+    assert run("load", exported, "--db", db).exit_code == 0
+    shown_as = ("--pseudonymize", "-f", "jsonl")
+    events = rows(run("filter", "--db", db, *shown_as, "--fields", "actor,raw"))
+    rejected = rows(run("rejects", "--db", db, *shown_as))
+    shown = [str(row["raw"]) for row in events + rejected]
+    for name in ("Smith, John", "O'Brien", "Doe, Jane", "D'Arcy", "Smith", "Brien", "Arcy"):
+        assert not any(name in raw for raw in shown), name
+    assert [TOKEN.findall(raw) for raw in shown[:2]] == [[row["actor"]] for row in events]
+    [doe] = TOKEN.findall(shown[2])
+    assert run("reveal", doe, "--db", db).stdout.strip() == "Doe, Jane"
+
+
 def test_a_name_only_rejects_hold_is_a_token_too(run: Run, tmp_path: Path) -> None:
     """Rejects were pseudonymised by the case's actors alone: someone whose every event
     was rejected (a CSV row without a time, a line cut short) was shown in clear."""
