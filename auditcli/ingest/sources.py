@@ -124,9 +124,9 @@ class _HashingReader:
     SHA-256 on a helper thread (bytes are immutable, so nothing is copied)."""
 
     def __init__(self, inner: BinaryIO) -> None:
-        self._inner = inner
         from concurrent.futures import ThreadPoolExecutor  # only for files read now
 
+        self._inner = inner
         self._hash = hashlib.sha256()
         self._worker = ThreadPoolExecutor(max_workers=1)
         self._pending: Future[None] | None = None
