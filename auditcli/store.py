@@ -234,6 +234,7 @@ class Store:
             self._check_version()  # before any DDL touches an older database
         for ddl in ALL_DDL:
             self.execute(ddl)
+        self.execute(CSV_DELIMITER_DDL)  # to a table an older database made without it
         self.execute(
             "INSERT INTO meta VALUES ('raw_id', ?), ('raw_end', ?) ON CONFLICT DO NOTHING",
             [new_file_id(), str(HEADER_SIZE)],

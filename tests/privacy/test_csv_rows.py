@@ -170,15 +170,20 @@ def test_a_database_made_before_csv_headers_still_reads(run: Run, tmp_path: Path
 def test_a_database_that_kept_no_delimiter_masks_by_the_header(
     run: Run, tmp_path: Path
 ) -> None:
-    """Made before the delimiter was kept: the column is added, empty, on opening."""
+    """Made before the delimiter was kept: the column is added, empty, on opening, by
+    a load first too (a CSV load into such a database failed, and loaded nothing)."""
     path = tmp_path / "a.csv"
     path.write_text(f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,hunter2\nnot a time,b,c,pw\n")
     db = tmp_path / "case.duckdb"
     _load(run, path, db)
     with duckdb.connect(str(db)) as connection:
         connection.execute("ALTER TABLE csv_headers DROP COLUMN delimiter")
+    tabs = tmp_path / "b.tsv"
+    tabs.write_text("timestamp\tactor\tpassword\n2026-03-12T11:00:00Z\tbob\tpw2\n")
+    _load(run, tabs, db)
     assert _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")) == [
-        "2026-03-12T10:00:00Z,alice,login,<redacted:password>"
+        "2026-03-12T10:00:00Z,alice,login,<redacted:password>",
+        "2026-03-12T11:00:00Z\tbob\t<redacted:password>",
     ]
     assert _raws(run("rejects", "--db", db, "-f", "jsonl")) == [
         "not a time,b,c,<redacted:password>"
