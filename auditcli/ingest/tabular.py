@@ -89,6 +89,25 @@ def header_cells(header: str, delimiter: str | None = None) -> tuple[str, ...]:
         return _names(first, delimiter) or found[1]
 
 
+def header_readings(
+    header: str, delimiter: str | None
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each ``(delimiter, column names)`` a row of a CSV file with header row ``header``
+    is read by to find its secrets and names: the delimiter its rows were loaded by,
+    and the one the header's first line splits into the most names when that differs
+    (a ragged first row makes a load fall back to commas: either may be the file's).
+    For a database that did not keep the delimiter (None), the comma stands in for it
+    when the header also splits into names on commas. Empty for no header row."""
+    found = header_row(header)
+    if found is None:
+        return ()
+    first = header.split("\n", 1)[0].removesuffix("\r")
+    if delimiter is None and found[0] != "," and _names(first, ",") is not None:
+        delimiter = ","
+    delimiters = [found[0]] if delimiter is None or delimiter == found[0] else [found[0], delimiter]
+    return tuple((d, header_cells(header, d)) for d in delimiters)
+
+
 def unique_names(names: Sequence[str]) -> list[str]:
     """``names`` stripped, empty ones named ``column_N``, repeats suffixed ``_2``, ``_3``."""
     out: list[str] = []

@@ -19,7 +19,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from auditcli.errors import StoreError
-from auditcli.ingest.tabular import header_cells, header_row
+from auditcli.ingest.tabular import header_readings
 from auditcli.privacy.apply import MIN_KNOWN_CHARS
 from auditcli.privacy.csvrows import row_cells
 from auditcli.privacy.pseudonyms import KEY_BYTES, MIN_KEY_BYTES, Pseudonymizer, actor_kind, new_key
@@ -92,7 +92,7 @@ def _person_fields() -> frozenset[str]:
 def reject_names(store: Store) -> set[str]:
     """The names rejects hold under a person's field: a JSON member's string (found
     leniently: a reject is not JSON) or a CSV row's cell under such a column (by its
-    file's header, split by the delimiter its rows were read by). When every event of
+    file's header, read each way it may be: ``tabular.header_readings``). When every event of
     someone was rejected, their name is nowhere else in the case, so these would be
     shown in clear."""
     fields = _person_fields()
@@ -105,29 +105,36 @@ def reject_names(store: Store) -> set[str]:
         if name
     }
     headers = "SELECT source_id, header, delimiter FROM csv_headers"
-    for source_id, header, delimiter in store.fetchall(headers):
-        found = header_row(header)
-        if found is None:
-            continue
-        delimiter = delimiter or found[0]
-        columns = [name.strip().rsplit(".", 1)[-1] for name in header_cells(header, delimiter)]
-        wanted = [i for i, column in enumerate(columns) if column in fields]
-        if not wanted:
-            continue
-        # rows without a quote are split in bulk; the others as masking reads them
-        cells = ", ".join(f"string_split(raw, $1)[{i + 1}]" for i in wanted)
-        for row in store.fetchall(
-            f"SELECT DISTINCT {cells} FROM reject_rows"
-            " WHERE source_id = $2 AND NOT contains(raw, '\"')",
-            [delimiter, source_id],
-        ):
-            names.update(cell for cell in row if cell)
-        for (raw,) in store.fetchall(
-            "SELECT raw FROM reject_rows WHERE source_id = ? AND contains(raw, '\"')",
-            [source_id],
-        ):
-            quoted = row_cells(raw, delimiter)
-            names.update(quoted[i] for i in wanted if i < len(quoted) and quoted[i])
+    for source_id, header, loaded_by in store.fetchall(headers):
+        for delimiter, cells in header_readings(header, loaded_by):
+            names |= _rejected_cells(store, source_id, delimiter, cells, fields)
+    return names
+
+
+def _rejected_cells(
+    store: Store, source_id: int, delimiter: str, cells: tuple[str, ...], fields: frozenset[str]
+) -> set[str]:
+    """The cells under person columns of a CSV source's rejected rows, read by
+    ``delimiter`` into columns named ``cells``."""
+    columns = [name.strip().rsplit(".", 1)[-1] for name in cells]
+    wanted = [i for i, column in enumerate(columns) if column in fields]
+    if not wanted:
+        return set()
+    names: set[str] = set()
+    # rows without a quote are split in bulk; the others as masking reads them
+    split = ", ".join(f"string_split(raw, $1)[{i + 1}]" for i in wanted)
+    for row in store.fetchall(
+        f"SELECT DISTINCT {split} FROM reject_rows"
+        " WHERE source_id = $2 AND NOT contains(raw, '\"')",
+        [delimiter, source_id],
+    ):
+        names.update(cell for cell in row if cell)
+    for (raw,) in store.fetchall(
+        "SELECT raw FROM reject_rows WHERE source_id = ? AND contains(raw, '\"')",
+        [source_id],
+    ):
+        quoted = row_cells(raw, delimiter)
+        names.update(quoted[i] for i in wanted if i < len(quoted) and quoted[i])
     return names
 
 

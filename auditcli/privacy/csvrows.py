@@ -10,7 +10,7 @@ too.
 
 from __future__ import annotations
 
-from auditcli.ingest.tabular import header_cells, header_row
+from auditcli.ingest.tabular import header_readings
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
 __all__ = ["mask_csv_row", "row_cells"]
@@ -20,24 +20,53 @@ def mask_csv_row(
     text: str, header: str, detectors: DetectorSet = DEFAULT, delimiter: str | None = None
 ) -> str:
     """``text``, one row of a CSV file whose header row is ``header`` and whose rows were
-    read by ``delimiter`` (when known: else as the header's first line says), with its
-    secret cells masked; unchanged (byte for byte) when it holds none."""
-    delimiter = delimiter or (header_row(header) or (",",))[0]
-    names = tuple(name.strip() for name in header_cells(header, delimiter))
+    loaded by ``delimiter`` (None: not known), with its secret cells masked; unchanged
+    (byte for byte) when it holds none. Where the header may be read two ways
+    (``tabular.header_readings``), a cell is masked if either reading says so."""
+    readings = header_readings(header, delimiter) or ((delimiter or ",", ()),)
+    changes = [
+        change for by, names in readings for change in _changes(text, by, names, detectors)
+    ]
+    if not changes:
+        return text
+    out, at = [], 0
+    for start, end, masked in _merged(changes):
+        out += [text[at:start], masked]
+        at = end
+    return "".join([*out, text[at:]])
+
+
+def _changes(
+    text: str, delimiter: str, header: tuple[str, ...], detectors: DetectorSet
+) -> list[tuple[int, int, str]]:
+    """``(start, end, masked)`` of each cell that changes, read by ``delimiter``."""
+    names = tuple(name.strip() for name in header)
     unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
     if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
-        return text
+        return []
     spans = _cells(text, delimiter)
     cells = [_value(text[start:end]) for start, end in spans]
     keys = _keys(names, cells, detectors)
-    out, at = [], 0
+    changes = []
     for (start, end), cell, key in zip(spans, cells, keys, strict=True):
         masked = mask_text(cell, detectors, key)
         if masked != cell:
             quoted = text[start:end].startswith('"')
-            out += [text[at:start], _written(masked, quoted, delimiter)]
-            at = end
-    return text if not out else "".join([*out, text[at:]])
+            changes.append((start, end, _written(masked, quoted, delimiter)))
+    return changes
+
+
+def _merged(changes: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Changes that do not overlap: of two readings' cells that do, the one holding the
+    other is kept, or the text of both is masked as the first."""
+    merged: list[tuple[int, int, str]] = []
+    for start, end, masked in sorted(changes, key=lambda change: (change[0], -change[1])):
+        if merged and start < merged[-1][1]:
+            before = merged[-1]
+            merged[-1] = (before[0], max(before[1], end), before[2])
+        else:
+            merged.append((start, end, masked))
+    return merged
 
 
 def row_cells(text: str, delimiter: str) -> list[str]:

@@ -81,9 +81,9 @@ def test_only_the_secret_cells_change(header: str, row: str, expected: str) -> N
     [
         # most names on semicolons, but a first row that did not fit was read by commas
         ("n1;n2;n3;c,ts,password", ",", "x,1,hunter2", "x,1,<redacted:password>"),
-        ("n1;n2;n3;c,ts,password", ",", "a;b;c;x,1,pw", "a;b;c;x,1,<redacted:password>"),
+        ("n1;n2;n3;c,ts,password", ",", "a;b;c;x,1,pw", "a;b;c;<redacted:password>"),  # both
         ("n1;n2;n3;c,ts,password", ";", "a;b;c;x,1,pw", "a;b;c;<redacted:password>"),
-        ("t;Password, last changed;Amount, EUR", ";", "1;2026-02-01", "1;2026-02-01"),
+        ("t;u;Password, last changed;Amount, EUR", ";", "1;u;2026-02", "1;u;2026-02"),
         ("a,b", None, "1,pw", "1,pw"),  # a database that did not keep it: by the header
     ],
 )
@@ -178,12 +178,18 @@ def test_a_database_that_kept_no_delimiter_masks_by_the_header(
     _load(run, path, db)
     with duckdb.connect(str(db)) as connection:
         connection.execute("ALTER TABLE csv_headers DROP COLUMN delimiter")
+    comma_read = tmp_path / "c.csv"  # loaded by commas, which the database no longer says
+    comma_read.write_text("note;user;password,ts\nx;bob;hunter2;y,2026-03-12T12:00:00Z\n")
+    _load(run, comma_read, db)
+    with duckdb.connect(str(db)) as connection:
+        connection.execute("UPDATE csv_headers SET delimiter = NULL")
     tabs = tmp_path / "b.tsv"
     tabs.write_text("timestamp\tactor\tpassword\n2026-03-12T11:00:00Z\tbob\tpw2\n")
     _load(run, tabs, db)
     assert _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")) == [
         "2026-03-12T10:00:00Z,alice,login,<redacted:password>",
         "2026-03-12T11:00:00Z\tbob\t<redacted:password>",
+        "<redacted:password>,2026-03-12T12:00:00Z",
     ]
     assert _raws(run("rejects", "--db", db, "-f", "jsonl")) == [
         "not a time,b,c,<redacted:password>"
@@ -206,8 +212,17 @@ _READ_ANOTHER_WAY = [
         "timestamp,actor;a;b;x,password;note,token\n"
         "2026-03-12T10:00:00Z,alice;1;2;X,pw1;N,tok-9f8e7d6c5b4a;extra\n"
         "not a time,alice;1;2;X,pw2;N,tok-0a1b2c3d4e5f;extra\n",
-        ["2026-03-12T10:00:00Z,alice;1;2;X,pw1;N,<redacted:token>"],  # "password;note"
-        ["not a time,alice;1;2;X,pw2;N,<redacted:token>"],
+        ["2026-03-12T10:00:00Z,alice;1;2;<redacted:password>;N,<redacted:token>"],
+        ["not a time,alice;1;2;<redacted:password>;N,<redacted:token>"],
+    ),
+    (  # a semicolon file whose ragged first row made the load fall back to commas
+        "user;password;note,ts\nbob;hunter2;a;b,2024-01-01T00:00:00Z\n"
+        "amy;s3cr3t;b,2024-01-01T00:00:01Z\n",
+        [
+            "bob;<redacted:password>;a;b,2024-01-01T00:00:00Z",
+            "amy;<redacted:password>;b,2024-01-01T00:00:01Z",
+        ],
+        [],
     ),
     (  # read by semicolons: short and long rows are not read by commas
         "timestamp;user;action;Password, last changed;Amount, EUR\n"

@@ -333,6 +333,25 @@ def test_a_name_in_a_reject_of_a_file_read_with_commas_is_a_token_too(
     assert "pw1" not in events and orjson.loads(events)["actor"] == "alice"
 
 
+def test_a_name_in_a_reject_of_a_semicolon_file_read_with_commas_is_a_token_too(
+    run: Run, tmp_path: Path
+) -> None:
+    """Its ragged first row made the load fall back to commas: the names are under the
+    semicolon reading of the header, which is looked at too."""
+    exported = tmp_path / "export.csv"
+    exported.write_text("ts;user;note,x\n2024-01-01T00:00:00Z;bob;a;b,c\nbad;Mary Jones;z\n")
+    db = tmp_path / "case.duckdb"
+    assert run("load", exported, "--db", db).exit_code == 0
+    rejected = rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
+    shown = [str(row["raw"]) for row in rejected]
+    assert len(shown) == 2 and not any("bob" in raw or "Mary" in raw for raw in shown)
+    tokens = [TOKEN.findall(raw) for raw in shown]
+    assert [run("reveal", found, "--db", db).stdout.strip() for [found] in tokens] == [
+        "bob",
+        "Mary Jones",
+    ]
+
+
 def test_a_name_after_a_quote_never_closed_in_a_reject_is_a_token_too(
     run: Run, tmp_path: Path
 ) -> None:
