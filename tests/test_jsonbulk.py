@@ -118,9 +118,7 @@ def test_other_types_are_left_to_the_row_by_row_writer(column: pa.Array) -> None
     bulk.close()
 
 
-@pytest.mark.parametrize(
-    "names", [("x", "x"), ("x", "X"), ("x", "_auditcli_json_position")]
-)
+@pytest.mark.parametrize("names", [("x", "x"), ("x", "X"), ("x", "_auditcli_json_position")])
 def test_names_duckdb_would_confuse_are_left_to_the_row_by_row_writer(
     names: tuple[str, str],
 ) -> None:
@@ -150,9 +148,15 @@ def test_a_batch_of_large_texts_is_written_in_slices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """DuckDB holds several copies of what it writes: 60 rows of 1.2 MB each ran a 1 GB
-    pool out of memory (exit 4). Here 20 rows of 0.6 MB against a 64 MB pool."""
+    pool out of memory (exit 4), and so did they after 3,000 small rows when slices were
+    cut by the batch's average row. Here 20 rows of 0.6 MB, after 200 small ones, against
+    a 64 MB pool."""
     wide = "x" * 200_000
-    events = [
+    small = [
+        event(id=f"small-{i}", timestamp=f"2026-03-12T09:{i // 60:02d}:{i % 60:02d}Z")
+        for i in range(200)
+    ]
+    events = small + [
         event(id=f"evt-{i}", timestamp=f"2026-03-12T10:00:{i:02d}Z", user_agent=wide, error=wide)
         for i in range(20)
     ]
@@ -162,6 +166,6 @@ def test_a_batch_of_large_texts_is_written_in_slices(
     result = run("filter", "--db", "wide.duckdb", "-f", "jsonl")
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["event_id"] for row in rows] == [f"evt-{i}" for i in range(20)]
-    assert all(row["user_agent"] == wide for row in rows)
-    assert all(json.loads(row["raw"])["error"] == wide for row in rows)
+    assert [row["event_id"] for row in rows] == [e["id"] for e in events]
+    assert all(row["user_agent"] == wide for row in rows[200:])
+    assert all(json.loads(row["raw"])["error"] == wide for row in rows[200:])

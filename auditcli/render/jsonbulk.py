@@ -9,9 +9,15 @@ a column type outside the few handled here is left to jsonout's row-by-row path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+
+try:  # the kernels alone: pyarrow.compute builds ~30 ms of wrappers on import
+    from pyarrow._compute import call_function
+except ImportError:  # pragma: no cover - a pyarrow that moved its internals
+    from pyarrow.compute import call_function
 
 __all__ = ["BulkLines"]
 
@@ -92,10 +98,8 @@ class BulkLines:
 
     def write(self, batch: pa.RecordBatch, out: BinaryIO) -> None:
         """Write every row of ``batch`` as one line, in slices of ``SLICE_BYTES`` or so."""
-        rows, size = batch.num_rows, batch.nbytes
-        step = rows if size <= SLICE_BYTES else max(1, rows * SLICE_BYTES // size)
-        for start in range(0, rows, step or 1):
-            self._write(batch.slice(start, step) if step < rows else batch, out)
+        for part in _slices(batch):
+            self._write(part, out)
 
     def _write(self, batch: pa.RecordBatch, out: BinaryIO) -> None:
         assert self._cursor is not None and self._sql is not None
@@ -113,6 +117,26 @@ class BulkLines:
         """Release the cursor."""
         if self._cursor is not None:
             self._cursor.close()
+
+
+def _slices(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+    """``batch`` in slices of rows whose texts take ``SLICE_BYTES`` at most (a row
+    alone may take more), by each row's own size: wide rows may sit together."""
+    if batch.nbytes <= SLICE_BYTES:
+        yield batch
+        return
+    sizes = [0] * batch.num_rows
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            lengths = call_function("binary_length", [column]).to_pylist()
+            sizes = [size + (length or 0) for size, length in zip(sizes, lengths, strict=True)]
+    start, taken = 0, 0
+    for row, size in enumerate(sizes):
+        if taken + size > SLICE_BYTES and row > start:
+            yield batch.slice(start, row - start)
+            start, taken = row, 0
+        taken += size
+    yield batch.slice(start)
 
 
 def _write_values(strings: pa.Array, out: BinaryIO) -> None:
