@@ -2,71 +2,103 @@
 
 Free text is searched for known names as delimited fields and as words (see
 ``apply``), which never finds ``Smith, John``, ``O'Brien`` or ``Ann Lee`` inside a
-sentence: each is looked for here first, as a whole, at word boundaries. Names are
-indexed by their first word, so a text costs one pass over its words.
+sentence: each is looked for here first, as a whole, where it is not part of a longer
+word. Names are indexed by their first word and length, so a text costs one pass
+over its words and a set lookup for each length a name starting with that word has.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 __all__ = ["SplitNames"]
 
 #: A word as free text's word pass reads it.
 _WORD = re.compile(r"[\w.@-]+")
+#: Joiners inside a word (``lee.smith``, ``Lee-Smith``, ``ann@corp``): part of it only
+#: between two letters or digits, so a name may end a sentence (``Ann Lee.``).
+_JOINERS = frozenset(".@-")
+_LEADING = "".join(sorted(_JOINERS))
 
 
-def _is_word_char(char: str) -> bool:
-    return bool(_WORD.fullmatch(char))
+def _letter(char: str) -> bool:
+    """A letter, digit or underscore, or a mark combining with the one before."""
+    return char.isalnum() or char == "_" or unicodedata.combining(char) > 0
 
 
 class SplitNames:
-    """Names holding a character that splits words, by their first word."""
+    """Names holding a character that splits words, by their first word and length."""
 
     def __init__(self, names: Iterable[str]) -> None:
-        by_word: dict[str, list[tuple[str, int]]] = {}
+        index: dict[str, dict[int, dict[int, set[str]]]] = {}
         for name in names:
-            words = _WORD.search(name)
-            if words is None or words.group() == name:
+            first = _WORD.search(name)
+            if first is None or first.group() == name:
                 continue  # no word at all, or one word: the word pass finds it
-            by_word.setdefault(words.group(), []).append((name, words.start()))
-        for entries in by_word.values():
-            entries.sort(key=lambda entry: len(entry[0]), reverse=True)  # longest first
-        self._by_word = by_word
+            by_length = index.setdefault(first.group(), {}).setdefault(first.start(), {})
+            by_length.setdefault(len(name), set()).add(name)
+        # first word -> [(its offset in the names, their lengths longest first, names
+        # by length)]
+        self._index = {
+            word: [(offset, sorted(by, reverse=True), by) for offset, by in at.items()]
+            for word, at in index.items()
+        }
 
     def __bool__(self) -> bool:
-        return bool(self._by_word)
+        return bool(self._index)
 
     def replace(self, text: str, token: Callable[[str], str | None]) -> str:
         """``text`` with each name found whole replaced by ``token(name)`` (None: left)."""
-        if not self._by_word:
+        if not self._index:
             return text
         pieces: list[str] = []
         position = 0
         for match in _WORD.finditer(text):
-            if match.start() < position:
+            word = match.group().lstrip(_LEADING)  # "-Ann": a dash before the name
+            begin = match.end() - len(word)
+            if begin < position:
                 continue
-            for name, offset in self._by_word.get(match.group(), ()):
-                start = match.start() - offset
-                end = start + len(name)
-                if start < position or not text.startswith(name, start):
-                    continue
-                if not self._bounded(text, start, end, name):
-                    continue
-                replaced = token(name)
-                if replaced is not None:
-                    pieces += [text[position:start], replaced]
-                    position = end
-                break
+            found = self._name_at(text, word, begin, position)
+            if found is None:
+                continue
+            start, name = found
+            replaced = token(name)
+            if replaced is not None:
+                pieces += [text[position:start], replaced]
+                position = start + len(name)
         if not pieces:
             return text
         pieces.append(text[position:])
         return "".join(pieces)
 
-    @staticmethod
-    def _bounded(text: str, start: int, end: int, name: str) -> bool:
-        """True when the name is not part of a longer word at either end."""
-        before = start > 0 and _is_word_char(name[0]) and _is_word_char(text[start - 1])
-        after = end < len(text) and _is_word_char(name[-1]) and _is_word_char(text[end])
-        return not (before or after)
+    def _name_at(self, text: str, word: str, begin: int, after: int) -> tuple[int, str] | None:
+        """(start, name): the longest known name whose first word is ``word``, which
+        stands at ``begin``, that starts at ``after`` or later."""
+        for offset, lengths, names in self._index.get(word, ()):
+            start = begin - offset
+            if start < after:
+                continue
+            for length in lengths:
+                candidate = text[start : start + length]
+                if candidate in names[length] and _whole(text, start, start + length):
+                    return start, candidate
+        return None
+
+
+def _whole(text: str, start: int, end: int) -> bool:
+    """True when ``text[start:end]`` is not part of a longer word at either end."""
+    return not (_joined(text, start, start - 1, -1) or _joined(text, end - 1, end, 1))
+
+
+def _joined(text: str, inside: int, outside: int, step: int) -> bool:
+    """True when the character at ``outside`` continues the word that the one at
+    ``inside`` (the name's own edge) is part of."""
+    if not 0 <= outside < len(text) or not _letter(text[inside]):
+        return False
+    char = text[outside]
+    if _letter(char):
+        return True
+    beyond = outside + step
+    return char in _JOINERS and 0 <= beyond < len(text) and _letter(text[beyond])

@@ -21,6 +21,29 @@ def test_names_are_found_whole_longest_first_at_word_boundaries() -> None:
     )
 
 
+def test_a_name_may_end_a_sentence_but_not_sit_inside_a_longer_word() -> None:
+    """A dot, hyphen or at sign joins words only between letters; a combining mark
+    belongs to the letter before it (``José`` in NFD is not inside ``Joséphine``)."""
+    names = SplitNames(["Ann Lee", "Jose\u0301 Ruiz", "Ann Jose\u0301"])
+    assert names.replace("by Ann Lee. Then Ann Lee-Smith, ann.Ann Lee", _token) == (
+        "by <ANN LEE>. Then Ann Lee-Smith, ann.Ann Lee"
+    )
+    assert names.replace("(Ann Lee) -Ann Lee- Ann Lee@", _token) == (
+        "(<ANN LEE>) -<ANN LEE>- <ANN LEE>@"
+    )
+    nfd = "Jose\u0301 Ruiz"
+    assert names.replace(f"{nfd}\u0301x and {nfd}.", _token) == f"{nfd}\u0301x and {_token(nfd)}."
+    ends = "Ann Jose\u0301"
+    assert names.replace(f"{ends}phine, {ends}", _token) == f"{ends}phine, {_token(ends)}"
+
+
+def test_many_names_with_one_first_word_are_looked_up_by_length() -> None:
+    names = SplitNames([f"John {last}" for last in ("Lee", "Smith", "Smithers", "Li")])
+    assert names.replace("John Smithers, John Smith and John Li; John Doe", _token) == (
+        "<JOHN SMITHERS>, <JOHN SMITH> and <JOHN LI>; John Doe"
+    )
+
+
 def test_one_word_names_are_left_to_the_word_pass_and_none_keeps_a_name() -> None:
     assert NAMES.replace("alice and O'Brien", _token) == "alice and <O'BRIEN>"
     assert NAMES.replace("O'Brien", lambda name: None) == "O'Brien"
