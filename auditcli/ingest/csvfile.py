@@ -16,6 +16,7 @@ Nothing here touches DuckDB.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -31,6 +32,7 @@ BATCH_LINES = 1 << 16
 READ_BYTES = 4 << 20
 #: A row still open (an unbalanced quote) past this size is cut and passed on as is.
 MAX_ROW_BYTES = 16 << 20
+_BLANK_LINES = re.compile(rb"\A(?:[ \t]*\r?\n)+")
 
 
 def sniff(head: bytes) -> bool:
@@ -42,8 +44,9 @@ def sniff(head: bytes) -> bool:
 
 def _delimiter(head: bytes) -> str | None:
     """The delimiter of a file that starts with ``head``, None when it is not CSV: its
-    first line must be UTF-8 (the rest may be cut anywhere, a character too)."""
-    first, newline, rest = head.partition(b"\n")
+    first line must be UTF-8 (the rest may be cut anywhere, a character too). Blank
+    lines before the header row are passed over, as reading the rows skips them."""
+    first, newline, rest = _BLANK_LINES.sub(b"", head, count=1).partition(b"\n")
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
