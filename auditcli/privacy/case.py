@@ -96,7 +96,7 @@ def reject_names(store: Store) -> set[str]:
     someone was rejected, their name is nowhere else in the case, so these would be
     shown in clear."""
     fields = _person_fields()
-    member = '"(?:' + "|".join(map(re.escape, sorted(fields))) + r')"\s*:\s*"([^"\\]{1,200})"'
+    member = '"(?i:' + "|".join(map(re.escape, sorted(fields))) + r')"\s*:\s*"([^"\\]{1,200})"'
     names = {
         name
         for (name,) in store.fetchall(
@@ -117,7 +117,8 @@ def _rejected_cells(
     """The cells under person columns of a CSV source's rejected rows, read by
     ``delimiter`` into columns named ``cells``."""
     columns = [name.strip().rsplit(".", 1)[-1] for name in cells]
-    wanted = [i for i, column in enumerate(columns) if column in fields]
+    folded = {field.casefold() for field in fields}  # a spreadsheet's "Username" too
+    wanted = [i for i, column in enumerate(columns) if column.casefold() in folded]
     if not wanted:
         return set()
     names: set[str] = set()

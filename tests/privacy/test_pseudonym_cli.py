@@ -352,6 +352,26 @@ def test_a_name_in_a_reject_of_a_semicolon_file_read_with_commas_is_a_token_too(
     ]
 
 
+def test_a_name_under_a_capitalised_person_field_of_a_reject_is_a_token_too(
+    run: Run, tmp_path: Path
+) -> None:
+    """A spreadsheet's ``Username`` column, a JSON line's ``"UserName"``: looked for as
+    written in the adapters' lower or camel case only."""
+    exported = tmp_path / "export.csv"
+    exported.write_text("Timestamp,Username\nnot a time,carla.m\n")
+    lines = tmp_path / "cut.jsonl"
+    lines.write_text('{"UserName": "dmitri.k", "action": "y"\n')
+    db = tmp_path / "case.duckdb"
+    for path in (exported, lines):
+        assert run("load", path, "--db", db).exit_code == 0
+    rejected = rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
+    shown = [str(row["raw"]) for row in rejected]
+    assert len(shown) == 2 and not any("carla" in raw or "dmitri" in raw for raw in shown)
+    tokens = sorted(token for raw in shown for token in TOKEN.findall(raw))
+    revealed = sorted(run("reveal", token, "--db", db).stdout.strip() for token in tokens)
+    assert revealed == ["carla.m", "dmitri.k"]
+
+
 def test_a_name_after_a_quote_never_closed_in_a_reject_is_a_token_too(
     run: Run, tmp_path: Path
 ) -> None:
