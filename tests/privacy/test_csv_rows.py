@@ -153,14 +153,21 @@ def test_no_output_of_a_csv_source_shows_a_password(run: Run, tmp_path: Path) ->
     assert table.stdout.splitlines()[0] == "raw"
 
 
-def test_a_database_made_before_csv_headers_still_reads(run: Run, tmp_path: Path) -> None:
-    """Its CSV rows cannot be masked by name (free-text masking still runs)."""
+def _made_older(run: Run, tmp_path: Path, text: str, sql: str) -> Path:
+    """A database holding the CSV file ``text``, then changed by ``sql`` to look older."""
     path = tmp_path / "a.csv"
-    path.write_text(f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,password=hunter2\n")
+    path.write_text(text)
     db = tmp_path / "case.duckdb"
     _load(run, path, db)
     with duckdb.connect(str(db)) as connection:
-        connection.execute("DROP TABLE csv_headers")
+        connection.execute(sql)
+    return db
+
+
+def test_a_database_made_before_csv_headers_still_reads(run: Run, tmp_path: Path) -> None:
+    """Its CSV rows cannot be masked by name (free-text masking still runs)."""
+    text = f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,password=hunter2\n"
+    db = _made_older(run, tmp_path, text, "DROP TABLE csv_headers")
     assert _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")) == [
         "2026-03-12T10:00:00Z,alice,login,password=<redacted:password>"
     ]
@@ -172,12 +179,8 @@ def test_a_database_that_kept_no_delimiter_masks_by_the_header(
 ) -> None:
     """Made before the delimiter was kept: the column is added, empty, on opening, by
     a load first too (a CSV load into such a database failed, and loaded nothing)."""
-    path = tmp_path / "a.csv"
-    path.write_text(f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,hunter2\nnot a time,b,c,pw\n")
-    db = tmp_path / "case.duckdb"
-    _load(run, path, db)
-    with duckdb.connect(str(db)) as connection:
-        connection.execute("ALTER TABLE csv_headers DROP COLUMN delimiter")
+    text = f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,hunter2\nnot a time,b,c,pw\n"
+    db = _made_older(run, tmp_path, text, "ALTER TABLE csv_headers DROP COLUMN delimiter")
     comma_read = tmp_path / "c.csv"  # loaded by commas, which the database no longer says
     comma_read.write_text("note;user;password,ts\nx;bob;hunter2;y,2026-03-12T12:00:00Z\n")
     _load(run, comma_read, db)

@@ -311,83 +311,79 @@ def test_a_content_hash_id_is_keyed_when_pseudonymised(run: Run, tmp_path: Path)
     assert str(shown[0][0]["event_id"]).startswith("h:")
 
 
-def test_a_name_in_a_reject_of_a_file_read_with_commas_is_a_token_too(
-    run: Run, tmp_path: Path
-) -> None:
-    """The header splits into the most names on semicolons, but its rows were read with
-    commas: the reject's name was looked for under the semicolon reading alone."""
-    exported = tmp_path / "export.csv"
-    exported.write_text(
-        "n1;n2;n3;n4;c,user,timestamp,password\nx,alice,2026-03-12T10:00:00Z,pw1\n"
-        "x,bobby,not a time,pw2\n"
-    )
+def _loaded(run: Run, tmp_path: Path, **files: str) -> Path:
+    """A database holding ``files`` (name -> text), loaded in that order."""
     db = tmp_path / "case.duckdb"
-    assert run("load", exported, "--db", db).exit_code == 0
-    shown = run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl")
-    assert shown.exit_code == 0, shown.stderr
-    [row] = rows(shown)
-    assert "bobby" not in str(row["raw"]) and "pw2" not in str(row["raw"])
-    [bobby] = TOKEN.findall(str(row["raw"]))
-    assert run("reveal", bobby, "--db", db).stdout.strip() == "bobby"
-    events = run("filter", "--db", db, "-f", "jsonl", "--fields", "actor,raw").stdout
-    assert "pw1" not in events and orjson.loads(events)["actor"] == "alice"
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text)
+        assert run("load", path, "--db", db).exit_code == 0
+    return db
 
 
-def test_a_name_in_a_reject_of_a_semicolon_file_read_with_commas_is_a_token_too(
-    run: Run, tmp_path: Path
-) -> None:
-    """Its ragged first row made the load fall back to commas: the names are under the
-    semicolon reading of the header, which is looked at too."""
-    exported = tmp_path / "export.csv"
-    exported.write_text("ts;user;note,x\n2024-01-01T00:00:00Z;bob;a;b,c\nbad;Mary Jones;z\n")
-    db = tmp_path / "case.duckdb"
-    assert run("load", exported, "--db", db).exit_code == 0
-    rejected = rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
-    shown = [str(row["raw"]) for row in rejected]
-    assert len(shown) == 2 and not any("bob" in raw or "Mary" in raw for raw in shown)
-    tokens = [TOKEN.findall(raw) for raw in shown]
-    assert [run("reveal", found, "--db", db).stdout.strip() for [found] in tokens] == [
-        "bob",
-        "Mary Jones",
+def _rejects_shown(run: Run, db: Path) -> list[str]:
+    """The rejects' texts as ``--pseudonymize`` shows them."""
+    return [
+        str(row["raw"]) for row in rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
     ]
 
 
-def test_a_name_under_a_capitalised_person_field_of_a_reject_is_a_token_too(
-    run: Run, tmp_path: Path
-) -> None:
-    """A spreadsheet's ``Username`` column, a JSON line's ``"UserName"``: looked for as
-    written in the adapters' lower or camel case only."""
-    exported = tmp_path / "export.csv"
-    exported.write_text("Timestamp,Username\nnot a time,carla.m\n")
-    lines = tmp_path / "cut.jsonl"
-    lines.write_text('{"UserName": "dmitri.k", "action": "y"\n')
-    db = tmp_path / "case.duckdb"
-    for path in (exported, lines):
-        assert run("load", path, "--db", db).exit_code == 0
-    rejected = rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
-    shown = [str(row["raw"]) for row in rejected]
-    assert len(shown) == 2 and not any("carla" in raw or "dmitri" in raw for raw in shown)
-    tokens = sorted(token for raw in shown for token in TOKEN.findall(raw))
-    revealed = sorted(run("reveal", token, "--db", db).stdout.strip() for token in tokens)
-    assert revealed == ["carla.m", "dmitri.k"]
+def _revealed(run: Run, db: Path, shown: list[str]) -> list[str]:
+    """What each token in ``shown`` stands for, in order."""
+    tokens = [token for raw in shown for token in TOKEN.findall(raw)]
+    return [run("reveal", token, "--db", db).stdout.strip() for token in tokens]
 
 
-def test_a_name_after_a_quote_never_closed_in_a_reject_is_a_token_too(
+@pytest.mark.parametrize(
+    ("files", "names"),
+    [
+        pytest.param(  # most names on semicolons, but every row read by commas
+            {
+                "export.csv": "n1;n2;n3;n4;c,user,timestamp,password\n"
+                "x,alice,2026-03-12T10:00:00Z,pw1\nx,bobby,not a time,pw2\n"
+            },
+            ["bobby"],
+            id="read-by-commas",
+        ),
+        pytest.param(  # a semicolon file whose ragged first row made the load use commas
+            {"export.csv": "ts;user;note,x\n2024-01-01T00:00:00Z;bob;a;b,c\nbad;Mary Jones;z\n"},
+            ["bob", "Mary Jones"],
+            id="semicolons-read-by-commas",
+        ),
+        pytest.param(  # a spreadsheet's Username, a JSON line's UserName
+            {
+                "export.csv": "Timestamp,Username\nnot a time,carla.m\n",
+                "cut.jsonl": '{"UserName": "dmitri.k", "action": "y"\n',
+            },
+            ["dmitri.k", "carla.m"],  # rejects come by file name
+            id="capitalised",
+        ),
+        pytest.param(  # the csv module let the open quote swallow the user's cell
+            {
+                "export.csv": "timestamp,action,user\n2026-03-12T10:00:00Z,auth.login,alice\n"
+                '2026-03-12T10:01:00Z,"auth.login,jsmith\n'
+            },
+            ["jsmith"],
+            id="quote-never-closed",
+        ),
+    ],
+)
+def test_a_name_only_a_csv_reject_holds_is_a_token_however_its_file_was_read(
+    run: Run, tmp_path: Path, files: dict[str, str], names: list[str]
+) -> None:
+    db = _loaded(run, tmp_path, **files)
+    shown = _rejects_shown(run, db)
+    assert not any(name in raw for raw in shown for name in names)
+    assert _revealed(run, db, shown) == names
+
+
+def test_a_password_of_a_file_read_by_commas_is_masked_in_its_events_too(
     run: Run, tmp_path: Path
 ) -> None:
-    """The csv module let the open quote swallow the rest of the row, so the user's
-    cell was never found; masking reads such a quote as a character, and so do names."""
-    exported = tmp_path / "export.csv"
-    exported.write_text(
-        "timestamp,action,user\n2026-03-12T10:00:00Z,auth.login,alice\n"
-        '2026-03-12T10:01:00Z,"auth.login,jsmith\n'
-    )
-    db = tmp_path / "case.duckdb"
-    assert run("load", exported, "--db", db).exit_code == 0
-    [row] = rows(run("rejects", "--db", db, "--pseudonymize", "-f", "jsonl"))
-    assert "jsmith" not in str(row["raw"])
-    [token] = TOKEN.findall(str(row["raw"]))
-    assert run("reveal", token, "--db", db).stdout.strip() == "jsmith"
+    text = "n1;n2;n3;n4;c,user,timestamp,password\nx,alice,2026-03-12T10:00:00Z,pw1\n"
+    db = _loaded(run, tmp_path, **{"export.csv": text})
+    events = run("filter", "--db", db, "-f", "jsonl", "--fields", "actor,raw").stdout
+    assert "pw1" not in events and orjson.loads(events)["actor"] == "alice"
 
 
 def test_a_name_that_fields_and_words_would_split_is_a_token_in_free_text(
@@ -395,25 +391,22 @@ def test_a_name_that_fields_and_words_would_split_is_a_token_in_free_text(
 ) -> None:
     """``Smith, John`` and ``O'Brien`` were looked for as fields and words only, both
     of which split them: shown in clear in a CSV row, an event's or a reject's."""
-    exported = tmp_path / "names.csv"
-    exported.write_text(
+    text = (
         "timestamp,action,user\n"
         '2026-03-12T10:00:00Z,auth.login,"Smith, John"\n'
         "2026-03-12T10:01:00Z,auth.login,O'Brien\n"
         'not a time,auth.login,"Doe, Jane"\n'
         "not a time,auth.login,D'Arcy\n"
     )
-    db = tmp_path / "case.duckdb"
-    assert run("load", exported, "--db", db).exit_code == 0
-    shown_as = ("--pseudonymize", "-f", "jsonl")
-    events = rows(run("filter", "--db", db, *shown_as, "--fields", "actor,raw"))
-    rejected = rows(run("rejects", "--db", db, *shown_as))
-    shown = [str(row["raw"]) for row in events + rejected]
+    db = _loaded(run, tmp_path, **{"names.csv": text})
+    events = rows(
+        run("filter", "--db", db, "--pseudonymize", "-f", "jsonl", "--fields", "actor,raw")
+    )
+    shown = [str(row["raw"]) for row in events] + _rejects_shown(run, db)
     for name in ("Smith, John", "O'Brien", "Doe, Jane", "D'Arcy", "Smith", "Brien", "Arcy"):
         assert not any(name in raw for raw in shown), name
     assert [TOKEN.findall(raw) for raw in shown[:2]] == [[row["actor"]] for row in events]
-    [doe] = TOKEN.findall(shown[2])
-    assert run("reveal", doe, "--db", db).stdout.strip() == "Doe, Jane"
+    assert _revealed(run, db, shown) == ["Smith, John", "O'Brien", "Doe, Jane", "D'Arcy"]
 
 
 def test_a_name_only_rejects_hold_is_a_token_too(run: Run, tmp_path: Path) -> None:
