@@ -223,6 +223,7 @@ class Store:
             if create:  # the one table added since version 4 came out, and its column
                 self.execute(CSV_HEADERS_DDL)
                 self.execute(CSV_DELIMITER_DDL)
+                self._kept_delimiters()
             return  # its version row is written after every table: all are there
         try:
             older = self._meta_value("schema_version")
@@ -235,6 +236,7 @@ class Store:
         for ddl in ALL_DDL:
             self.execute(ddl)
         self.execute(CSV_DELIMITER_DDL)  # to a table an older database made without it
+        self._kept_delimiters()
         self.execute(
             "INSERT INTO meta VALUES ('raw_id', ?), ('raw_end', ?) ON CONFLICT DO NOTHING",
             [new_file_id(), str(HEADER_SIZE)],
@@ -244,6 +246,34 @@ class Store:
             [str(SCHEMA_VERSION)],
         )
         self._check_version()
+
+    def _kept_delimiters(self) -> None:
+        """The delimiters of CSV sources loaded before they were kept, worked out as the
+        load did (``tabular.csv_delimiter``) from each header and the first row after it,
+        so that masking reads their rows as they were loaded. Once, on opening."""
+        missing = self.fetchall("SELECT source_id, header FROM csv_headers WHERE delimiter IS NULL")
+        if not missing:
+            return
+        from auditcli.ingest.tabular import csv_delimiter
+
+        for source_id, header in missing:
+            event = self.arrow_reader(
+                "SELECT source_line, raw_ref AS raw FROM event_rows WHERE source_id = ?"
+                " ORDER BY source_line LIMIT 1",
+                [source_id],
+            ).read_all()
+            firsts = [tuple(row.values()) for row in event.to_pylist()] + self.fetchall(
+                "SELECT source_line, raw FROM reject_rows WHERE source_id = ?"
+                " ORDER BY source_line LIMIT 1",
+                [source_id],
+            )
+            if not firsts:
+                continue
+            found = csv_delimiter(f"{header}\n{min(firsts)[1]}\n")
+            if found is not None:
+                self.execute(
+                    "UPDATE csv_headers SET delimiter = ? WHERE source_id = ?", [found, source_id]
+                )
 
     def _holds_anything(self) -> bool:
         """True when the database has a table or a view."""

@@ -10,6 +10,8 @@ too.
 
 from __future__ import annotations
 
+import re
+
 from auditcli.ingest.tabular import header_readings
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
@@ -21,52 +23,49 @@ def mask_csv_row(
 ) -> str:
     """``text``, one row of a CSV file whose header row is ``header`` and whose rows were
     loaded by ``delimiter`` (None: not known), with its secret cells masked; unchanged
-    (byte for byte) when it holds none. Where the header may be read two ways
-    (``tabular.header_readings``), a cell is masked if either reading says so."""
+    (byte for byte) when it holds none.
+
+    Where the header may be read two ways (``tabular.header_readings``), the row is
+    masked by one reading, then the other. A cell masked whole keeps the other
+    reading's delimiters in their places, so that reading still finds its cells."""
     readings = header_readings(header, delimiter) or ((delimiter or ",", ()),)
-    changes = [
-        change for by, names in readings for change in _changes(text, by, names, detectors)
-    ]
-    if not changes:
-        return text
-    out, at = [], 0
-    for start, end, masked in _merged(changes):
-        out += [text[at:start], masked]
-        at = end
-    return "".join([*out, text[at:]])
+    for by, names in readings:
+        others = tuple(other for other, _ in readings if other != by)
+        text = _masked(text, by, names, others, detectors)
+    return text
 
 
-def _changes(
-    text: str, delimiter: str, header: tuple[str, ...], detectors: DetectorSet
-) -> list[tuple[int, int, str]]:
-    """``(start, end, masked)`` of each cell that changes, read by ``delimiter``."""
+def _masked(
+    text: str,
+    delimiter: str,
+    header: tuple[str, ...],
+    others: tuple[str, ...],
+    detectors: DetectorSet,
+) -> str:
     names = tuple(name.strip() for name in header)
     unquoted = text.replace('""', '"')  # JSON in a quoted cell, as the precheck knows it
     if not _named_secret(names, detectors) and not detectors.may_contain_secret(unquoted):
-        return []
+        return text
     spans = _cells(text, delimiter)
     cells = [_value(text[start:end]) for start, end in spans]
     keys = _keys(names, cells, detectors)
-    changes = []
+    out, at = [], 0
     for (start, end), cell, key in zip(spans, cells, keys, strict=True):
-        masked = mask_text(cell, detectors, key)
+        whole = others and key is not None and detectors.for_key(key) is not None
+        masked = _apart(cell, others, detectors, key) if whole else mask_text(cell, detectors, key)
         if masked != cell:
-            quoted = text[start:end].startswith('"')
-            changes.append((start, end, _written(masked, quoted, delimiter)))
-    return changes
+            out += [text[at:start], _written(masked, text[start:end].startswith('"'))]
+            at = end
+    return text if not out else "".join([*out, text[at:]])
 
 
-def _merged(changes: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Changes that do not overlap: of two readings' cells that do, the one holding the
-    other is kept, or the text of both is masked as the first."""
-    merged: list[tuple[int, int, str]] = []
-    for start, end, masked in sorted(changes, key=lambda change: (change[0], -change[1])):
-        if merged and start < merged[-1][1]:
-            before = merged[-1]
-            merged[-1] = (before[0], max(before[1], end), before[2])
-        else:
-            merged.append((start, end, masked))
-    return merged
+def _apart(cell: str, others: tuple[str, ...], detectors: DetectorSet, key: str | None) -> str:
+    """A cell masked whole but for the delimiters in ``others``, which stay."""
+    parts = re.split("(" + "|".join(map(re.escape, others)) + ")", cell)
+    return "".join(
+        part if index % 2 or not part else mask_text(part, detectors, key)
+        for index, part in enumerate(parts)
+    )
 
 
 def row_cells(text: str, delimiter: str) -> list[str]:
@@ -138,7 +137,7 @@ def _value(cell: str) -> str:
     return body + rest
 
 
-def _written(value: str, quoted: bool, delimiter: str) -> str:
-    if quoted or any(c in value for c in (delimiter, '"', "\r", "\n")):
-        return '"' + value.replace('"', '""') + '"'
-    return value
+def _written(value: str, quoted: bool) -> str:
+    """A masked cell's value, quoted as the cell was: a mask adds no delimiter, quote or
+    line break, so an unquoted cell stays unquoted (and so does every reading's row)."""
+    return '"' + value.replace('"', '""') + '"' if quoted else value

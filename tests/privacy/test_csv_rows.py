@@ -68,6 +68,7 @@ def test_a_secret_in_a_cell_is_masked_under_any_column() -> None:
         ("t,password,n", '1,"hunter2"x,n', '1,"<redacted:password>",n'),  # refused by csv
         ("t, password ,n", '"1",  pw ,"a b"', '"1",<redacted:password>,"a b"'),
         ("t,note,password", 't,"x,hunter2', 't,"x,<redacted:password>'),  # never closed
+        ("t,note,pw", '1,x"y token=abcdef123456,p', '1,x"y token=<redacted:token>,p'),  # unquoted
     ],
 )
 def test_only_the_secret_cells_change(header: str, row: str, expected: str) -> None:
@@ -81,7 +82,12 @@ def test_only_the_secret_cells_change(header: str, row: str, expected: str) -> N
     [
         # most names on semicolons, but a first row that did not fit was read by commas
         ("n1;n2;n3;c,ts,password", ",", "x,1,hunter2", "x,1,<redacted:password>"),
-        ("n1;n2;n3;c,ts,password", ",", "a;b;c;x,1,pw", "a;b;c;<redacted:password>"),  # both
+        (  # a secret cell of one reading keeps the other's delimiters
+            "n1;n2;n3;c,ts,password",
+            ",",
+            "a;b;c;x,1,pw",
+            "a;b;c;<redacted:password>,<redacted:password>,<redacted:password>",
+        ),
         ("n1;n2;n3;c,ts,password", ";", "a;b;c;x,1,pw", "a;b;c;<redacted:password>"),
         ("t;u;Password, last changed;Amount, EUR", ";", "1;u;2026-02", "1;u;2026-02"),
         ("a,b", None, "1,pw", "1,pw"),  # a database that did not keep it: by the header
@@ -192,11 +198,62 @@ def test_a_database_that_kept_no_delimiter_masks_by_the_header(
     assert _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl")) == [
         "2026-03-12T10:00:00Z,alice,login,<redacted:password>",
         "2026-03-12T11:00:00Z\tbob\t<redacted:password>",
-        "<redacted:password>,2026-03-12T12:00:00Z",
+        "<redacted:password>;<redacted:password>;<redacted:password>;<redacted:password>,"
+        "2026-03-12T12:00:00Z",
     ]
     assert _raws(run("rejects", "--db", db, "-f", "jsonl")) == [
         "not a time,b,c,<redacted:password>"
     ]
+
+
+def test_an_older_database_gets_each_delimiter_as_its_load_decided_it(
+    run: Run, tmp_path: Path
+) -> None:
+    """Worked out on opening from the header and the first row: a semicolon spreadsheet
+    was masked by commas too (``Kommentar, Token`` made ``Token`` a secret's column)."""
+    spreadsheet = "time;user;Betrag, EUR;Kommentar, Token\n"
+    spreadsheet += "2024-01-01T00:00:00Z;alice;12,50;Danke, bis morgen\n"
+    db = _made_older(run, tmp_path, spreadsheet, "UPDATE csv_headers SET delimiter = NULL")
+    ragged = tmp_path / "ragged.csv"  # its first row made the load fall back to commas
+    ragged.write_text("note;user;password,ts\nx;bob;hunter2;y,2026-03-12T12:00:00Z\n")
+    _load(run, ragged, db)
+    with duckdb.connect(str(db)) as connection:
+        connection.execute("UPDATE csv_headers SET delimiter = NULL")
+    shown = _raws(run("filter", "--db", db, "--fields", "raw", "-f", "jsonl"))
+    assert shown[0] == "2024-01-01T00:00:00Z;alice;12,50;Danke, bis morgen"
+    assert "hunter2" not in shown[1]
+    with duckdb.connect(str(db)) as connection:
+        kept = connection.execute("SELECT delimiter FROM csv_headers ORDER BY source_id")
+        assert kept.fetchall() == [(";",), (",",)]
+
+
+#: Rows with secrets a detector finds inside a cell, beside one under a secret's name,
+#: in a semicolon file loaded by commas (its ragged first row): masking by both readings
+#: kept a password where a partly masked cell held it, and lost cells past an overlap.
+_PARTLY = (
+    "time;user;Betrag, EUR;password;note\n2024-01-01T00:00:00Z;alice\n"
+    "2024-01-01T00:00:01Z;bob;12,50;hunter2;ghp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+    "2024-01-01T00:00:02Z;carol;3,00 Bearer abcdef1234567890abcd;s3cr3t;keep-me\n"
+    '2024-01-01T00:00:03Z;"dave ghp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";4,00;pw3;ok\n'
+)
+
+
+def test_cells_masked_in_part_by_one_reading_do_not_hide_the_other_readings_secrets(
+    run: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "partly.csv"
+    path.write_text(_PARTLY)
+    db = tmp_path / "case.duckdb"
+    _load(run, path, db)
+    shown = _raws(run("rejects", "--db", db, "-f", "jsonl"))
+    clear = _raws(run("rejects", "--db", db, "-f", "jsonl", "--unsafe-show-secrets"))
+    assert len(shown) == len(clear) == 4
+    for secret in ("hunter2", "s3cr3t", "pw3", "AAAAAAAAAAAAAAAAAAAA", "abcdef1234567890"):
+        assert not any(secret in raw for raw in shown), secret
+    for masked, raw in zip(shown, clear, strict=True):  # the same cells, quoted as they were
+        assert masked.count(";") == raw.count(";") and masked.count('"') == raw.count('"')
+    assert shown[2].endswith(";<redacted:password>;keep-me")
+    assert shown[3].endswith(";4,00;<redacted:password>;ok")
 
 
 #: Files whose header splits into the most names one way while their rows were read
@@ -215,8 +272,14 @@ _READ_ANOTHER_WAY = [
         "timestamp,actor;a;b;x,password;note,token\n"
         "2026-03-12T10:00:00Z,alice;1;2;X,pw1;N,tok-9f8e7d6c5b4a;extra\n"
         "not a time,alice;1;2;X,pw2;N,tok-0a1b2c3d4e5f;extra\n",
-        ["2026-03-12T10:00:00Z,alice;1;2;<redacted:password>;N,<redacted:token>"],
-        ["not a time,alice;1;2;<redacted:password>;N,<redacted:token>"],
+        [
+            "2026-03-12T10:00:00Z,alice;1;2;<redacted:password>,<redacted:password>;N,"
+            "<redacted:token>;<redacted:token>"
+        ],
+        [
+            "not a time,alice;1;2;<redacted:password>,<redacted:password>;N,"
+            "<redacted:token>;<redacted:token>"
+        ],
     ),
     (  # a semicolon file whose ragged first row made the load fall back to commas
         "user;password;note,ts\nbob;hunter2;a;b,2024-01-01T00:00:00Z\n"
