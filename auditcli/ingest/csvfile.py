@@ -32,7 +32,7 @@ BATCH_LINES = 1 << 16
 READ_BYTES = 4 << 20
 #: A row still open (an unbalanced quote) past this size is cut and passed on as is.
 MAX_ROW_BYTES = 16 << 20
-_BLANK_LINES = re.compile(rb"\A(?:[ \t]*\r?\n)+")
+_BLANK_LINES = re.compile(rb"\A(?:[ \t\f\v]*\r?\n)+")
 
 
 def sniff(head: bytes) -> bool:

@@ -33,12 +33,21 @@ class SplitNames:
 
     def __init__(self, names: Iterable[str]) -> None:
         index: dict[str, dict[int, dict[int, set[str]]]] = {}
+        # A name is looked for without the spaces around it (a CSV cell's " Bob Ray"),
+        # and stands for itself as known (its token is the actor column's).
+        self._known: dict[str, str] = {}
         for name in names:
-            first = _WORD.search(name)
-            if first is None or first.group() == name:
+            bare = name.strip()
+            first = _WORD.search(bare)
+            if first is None or first.group() == bare:
                 continue  # no word at all, or one word: the word pass finds it
-            by_length = index.setdefault(first.group(), {}).setdefault(first.start(), {})
-            by_length.setdefault(len(name), set()).add(name)
+            word = first.group().lstrip(_LEADING)  # as a text's words are looked up
+            if not word:
+                continue
+            if self._known.setdefault(bare, name) != name and name == bare:
+                self._known[bare] = name  # the name as written wins over a padded one
+            by_length = index.setdefault(word, {}).setdefault(first.end() - len(word), {})
+            by_length.setdefault(len(bare), set()).add(bare)
         # first word -> [(its offset in the names, their lengths longest first, names
         # by length)]
         self._index = {
@@ -63,11 +72,11 @@ class SplitNames:
             found = self._name_at(text, word, begin, position)
             if found is None:
                 continue
-            start, name = found
-            replaced = token(name)
+            start, bare = found
+            replaced = token(self._known[bare])
             if replaced is not None:
                 pieces += [text[position:start], replaced]
-                position = start + len(name)
+                position = start + len(bare)
         if not pieces:
             return text
         pieces.append(text[position:])
@@ -95,9 +104,13 @@ def _whole(text: str, start: int, end: int) -> bool:
 def _joined(text: str, inside: int, outside: int, step: int) -> bool:
     """True when the character at ``outside`` continues the word that the one at
     ``inside`` (the name's own edge) is part of."""
-    if not 0 <= outside < len(text) or not _letter(text[inside]):
+    if not 0 <= outside < len(text):
         return False
     char = text[outside]
+    if text[inside] in _JOINERS:  # a name ending "Lee." is not in "Lee.com"
+        return _letter(char)
+    if not _letter(text[inside]):
+        return False
     if _letter(char):
         return True
     beyond = outside + step

@@ -232,11 +232,11 @@ def test_a_separator_is_the_one_the_header_and_its_first_row_agree_on() -> None:
 
 def test_blank_lines_before_the_header_row_are_passed_over() -> None:
     """Such a file was not read as CSV: its rows were rejects, shown unmasked."""
-    data = b"\n \r\n\nts,user,password\n2026-03-12T10:00:00Z,bob,hunter2\n"
+    data = b"\n \r\n\f\v\n\nts,user,password\n2026-03-12T10:00:00Z,bob,hunter2\n"
     assert sniff(data)
     loaded = load_records(data)
     assert loaded.rejects == []
-    assert [(e["actor"], e["source_line"]) for e in loaded.events] == [("bob", 5)]
+    assert [(e["actor"], e["source_line"]) for e in loaded.events] == [("bob", 6)]
     assert not sniff(b'\n\n{"ts": "2026-03-12T10:00:00Z", "user": "bob"}\n')
     assert not sniff(b"\n\n")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import stat
 import subprocess
 import sys
@@ -407,6 +408,21 @@ def test_a_name_that_fields_and_words_would_split_is_a_token_in_free_text(
         assert not any(name in raw for raw in shown), name
     assert [TOKEN.findall(raw) for raw in shown[:2]] == [[row["actor"]] for row in events]
     assert _revealed(run, db, shown) == ["Smith, John", "O'Brien", "Doe, Jane", "D'Arcy"]
+
+
+def test_names_padded_in_their_cells_are_tokens_with_the_spaces_kept(
+    run: Run, tmp_path: Path
+) -> None:
+    """A CSV written with ", " keeps each name's leading space: the whole-name pass took
+    the space with the name, gluing words (``metuser:...``)."""
+    text = "time, user, action, note\nbad, Ann Lee, login, hello\n"
+    text += "2024-01-01T00:00:00Z, Bob Ray, login, met Ann Lee and Bob Ray today\n"
+    db = _loaded(run, tmp_path, **{"p.csv": text})
+    [event] = rows(run("filter", "--db", db, "--pseudonymize", "-f", "jsonl", "--fields", "raw"))
+    assert re.fullmatch(
+        r"2024-01-01T00:00:00Z, (user:\w{16}), login, met (user:\w{16}) and \1 today",
+        str(event["raw"]),
+    )
 
 
 def test_a_name_only_rejects_hold_is_a_token_too(run: Run, tmp_path: Path) -> None:
