@@ -257,11 +257,14 @@ class Store:
         from auditcli.ingest.tabular import csv_delimiter
 
         for source_id, header in missing:
-            event = self.arrow_reader(
-                "SELECT source_line, raw_ref AS raw FROM event_rows WHERE source_id = ?"
-                " ORDER BY source_line LIMIT 1",
-                [source_id],
-            ).read_all()
+            try:
+                event = self.arrow_reader(
+                    "SELECT source_line, raw_ref AS raw FROM event_rows WHERE source_id = ?"
+                    " ORDER BY source_line LIMIT 1",
+                    [source_id],
+                ).read_all()
+            except StoreError:  # its texts file is gone or damaged: left to what reads them
+                return
             firsts = [tuple(row.values()) for row in event.to_pylist()] + self.fetchall(
                 "SELECT source_line, raw FROM reject_rows WHERE source_id = ?"
                 " ORDER BY source_line LIMIT 1",

@@ -39,8 +39,8 @@ class SplitNames:
         for name in names:
             bare = name.strip()
             first = _WORD.search(bare)
-            if first is None or first.group() == bare:
-                continue  # no word at all, or one word: the word pass finds it
+            if first is None or first.group() == name:
+                continue  # no word at all, or one word as known: the word pass finds it
             word = first.group().lstrip(_LEADING)  # as a text's words are looked up
             if not word:
                 continue

@@ -227,6 +227,17 @@ def test_an_older_database_gets_each_delimiter_as_its_load_decided_it(
         assert kept.fetchall() == [(";",), (",",)]
 
 
+def test_an_older_database_without_its_texts_file_still_opens(run: Run, tmp_path: Path) -> None:
+    """Working its delimiters out reads the first event's text: a texts file gone made
+    every command fail, even those that read no text."""
+    text = f"{HEADER}\n2026-03-12T10:00:00Z,alice,login,hunter2\nnot a time,b,c,pw\n"
+    db = _made_older(run, tmp_path, text, "UPDATE csv_headers SET delimiter = NULL")
+    Path(f"{db}.raw").unlink()
+    assert run("sources", "--db", db, "-f", "jsonl").exit_code == 0
+    shown = _raws(run("rejects", "--db", db, "-f", "jsonl"))
+    assert shown == ["not a time,b,c,<redacted:password>"]
+
+
 #: Rows with secrets a detector finds inside a cell, beside one under a secret's name,
 #: in a semicolon file loaded by commas (its ragged first row): masking by both readings
 #: kept a password where a partly masked cell held it, and lost cells past an overlap.

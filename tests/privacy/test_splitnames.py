@@ -47,16 +47,16 @@ def test_many_names_with_one_first_word_are_looked_up_by_length() -> None:
 def test_a_name_is_found_without_the_spaces_around_it_and_from_any_first_word() -> None:
     """A CSV cell's `` Bob Ray`` is found as ``Bob Ray`` (its token still the padded
     name's), a name may start with a dot or end with one."""
-    names = SplitNames([" Bob Ray", ".NET Team", "Ann Lee."])
+    names = SplitNames([" Bob Ray", ".NET Team", "Ann Lee.", " Robert"])
     seen: list[str] = []
 
     def token(name: str) -> str:
         seen.append(name)
         return "<T>"
 
-    text = "met Bob Ray, the .NET Team and Ann Lee. (not Ann Lee.com)"
-    assert names.replace(text, token) == "met <T>, the <T> and <T> (not Ann Lee.com)"
-    assert seen == [" Bob Ray", ".NET Team", "Ann Lee."]
+    text = "met Bob Ray, the .NET Team and Ann Lee. (not Ann Lee.com), Robert"
+    assert names.replace(text, token) == "met <T>, the <T> and <T> (not Ann Lee.com), <T>"
+    assert seen == [" Bob Ray", ".NET Team", "Ann Lee.", " Robert"]  # one word, padded too
 
 
 def test_one_word_names_are_left_to_the_word_pass_and_none_keeps_a_name() -> None:
