@@ -15,7 +15,10 @@ import re
 from auditcli.ingest.tabular import header_readings
 from auditcli.privacy.secrets import DEFAULT, PAIR_NAMES, PAIR_VALUES, DetectorSet, mask_text
 
-__all__ = ["mask_csv_row", "row_cells"]
+__all__ = ["ROW_MASK", "mask_csv_row", "row_cells"]
+
+#: What a row shows whose masking would move its cells under a reading of its header.
+ROW_MASK = "<redacted:csv-row>"
 
 
 def mask_csv_row(
@@ -27,12 +30,16 @@ def mask_csv_row(
 
     Where the header may be read two ways (``tabular.header_readings``), the row is
     masked by one reading, then the other. A cell masked whole keeps the other
-    reading's delimiters in their places, so that reading still finds its cells."""
+    reading's delimiters in their places, so that reading still finds its cells; a
+    mask that still moves a reading's cells (one inside quotes the other reading does
+    not see, a partial mask across its delimiter) hides the whole row instead."""
     readings = header_readings(header, delimiter) or ((delimiter or ",", ()),)
+    masked = text
     for by, names in readings:
         others = tuple(other for other, _ in readings if other != by)
-        text = _masked(text, by, names, others, detectors)
-    return text
+        masked = _masked(masked, by, names, others, detectors)
+    moved = any(len(_cells(masked, by)) != len(_cells(text, by)) for by, _ in readings)
+    return ROW_MASK if masked != text and moved else masked
 
 
 def _masked(
