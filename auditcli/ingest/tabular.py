@@ -25,12 +25,16 @@ DELIMITERS = (",", "\t", ";")
 _NAME = re.compile(r"[^\x00-\x1f{}\[\]\"=0-9+\-.][^\x00-\x1f{}\[\]\"=]{0,127}")
 
 
+def _first_line(text: str) -> str:
+    return text.split("\n", 1)[0].removesuffix("\r")
+
+
 @functools.lru_cache(maxsize=64)
 def header_row(text: str) -> tuple[str, tuple[str, ...]] | None:
     """``(delimiter, names)`` when the first line of ``text`` is a CSV header row: two
     or more distinct names (empty ones aside), split by whichever of ``DELIMITERS``
     gives the most (the first of them on a tie); None when it is not one."""
-    line = text.split("\n", 1)[0].removesuffix("\r")
+    line = _first_line(text)
     if line.lstrip()[:1] in ("{", "[", ""):
         return None
     found = [(d, names) for d in DELIMITERS if (names := _names(line, d)) is not None]
@@ -57,7 +61,7 @@ def csv_delimiter(head: str) -> str | None:
     None when it does not start with a header row. A tab or a semicolon also needs the
     first row, when ``head`` holds it whole, to have as many cells as the header: text
     that is not CSV splits on them too (a sudo line in a syslog, a banner before JSON)."""
-    first = head.split("\n", 1)[0]
+    first = _first_line(head)
     found = header_row(first)  # the first line alone: the cache keeps what it is given
     if found is None or found[0] == ",":
         return None if found is None else ","
@@ -70,7 +74,7 @@ def csv_delimiter(head: str) -> str | None:
         header = row = None
     if header is not None and (row is None or len(row) == len(header)):
         return delimiter
-    return "," if _names(first.removesuffix("\r"), ",") else None
+    return "," if _names(first, ",") else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,8 +89,7 @@ def header_cells(header: str, delimiter: str | None = None) -> tuple[str, ...]:
     try:
         return tuple(next(csv.reader([header], delimiter=delimiter)))
     except (csv.Error, StopIteration):
-        first = header.split("\n", 1)[0].removesuffix("\r")
-        return _names(first, delimiter) or found[1]
+        return _names(_first_line(header), delimiter) or found[1]
 
 
 def header_readings(
@@ -101,8 +104,7 @@ def header_readings(
     found = header_row(header)
     if found is None:
         return ()
-    first = header.split("\n", 1)[0].removesuffix("\r")
-    if delimiter is None and found[0] != "," and _names(first, ",") is not None:
+    if delimiter is None and found[0] != "," and _names(_first_line(header), ",") is not None:
         delimiter = ","
     delimiters = [found[0]] if delimiter is None or delimiter == found[0] else [found[0], delimiter]
     return tuple((d, header_cells(header, d)) for d in delimiters)

@@ -5,8 +5,7 @@ use, so every command on one database gives one person one token), the names loo
 for inside text when pseudonymising (``known_values``: distinct actors and user
 agents, and names only rejects hold), and mapping a token back (``reveal``) by
 pseudonymising the database's own values until one gives the token: no table of
-tokens is stored. Never prints, never
-reads the environment.
+tokens is stored. Never prints, never reads the environment.
 """
 
 from __future__ import annotations
@@ -81,20 +80,22 @@ def known_values(store: Store) -> dict[str, str]:
 
 @functools.cache
 def _person_fields() -> frozenset[str]:
-    """Where a reject's text names a person: the last part of the generic adapter's
-    actor fields (``user``, ``username``, ``email``...), less ``name`` and ``id``,
-    which name much else too. (The adapters are imported only when pseudonymising.)"""
+    """Where a reject's text names a person, case folded (a spreadsheet's ``Username``
+    too): the last part of the generic adapter's actor fields (``user``, ``username``,
+    ``email``...), less ``name`` and ``id``, which name much else too. (The adapters are
+    imported only when pseudonymising.)"""
     from auditcli.ingest.generic import CANDIDATES
 
-    return frozenset({path.rsplit(".", 1)[-1] for path in CANDIDATES["actor"]} - {"name", "id"})
+    last_parts = {path.rsplit(".", 1)[-1].casefold() for path in CANDIDATES["actor"]}
+    return frozenset(last_parts - {"name", "id"})
 
 
 def reject_names(store: Store) -> set[str]:
     """The names rejects hold under a person's field: a JSON member's string (found
     leniently: a reject is not JSON) or a CSV row's cell under such a column (by its
-    file's header, read each way it may be: ``tabular.header_readings``). When every event of
-    someone was rejected, their name is nowhere else in the case, so these would be
-    shown in clear."""
+    file's header, read each way it may be: ``tabular.header_readings``). When every
+    event of someone was rejected, their name is nowhere else in the case, so these
+    would be shown in clear."""
     fields = _person_fields()
     member = '"(?i:' + "|".join(map(re.escape, sorted(fields))) + r')"\s*:\s*"([^"\\]{1,200})"'
     names = {
@@ -116,9 +117,8 @@ def _rejected_cells(
 ) -> set[str]:
     """The cells under person columns of a CSV source's rejected rows, read by
     ``delimiter`` into columns named ``cells``."""
-    columns = [name.strip().rsplit(".", 1)[-1] for name in cells]
-    folded = {field.casefold() for field in fields}  # a spreadsheet's "Username" too
-    wanted = [i for i, column in enumerate(columns) if column.casefold() in folded]
+    columns = [name.strip().rsplit(".", 1)[-1].casefold() for name in cells]
+    wanted = [i for i, column in enumerate(columns) if column in fields]
     if not wanted:
         return set()
     names: set[str] = set()
